@@ -1,0 +1,33 @@
+"""Agent rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from missionctl.db import Base, JSONType, TenantMixin, Timestamps, new_id
+
+
+class AgentRow(TenantMixin, Timestamps, Base):
+    """An agent definition and its live status."""
+
+    __tablename__ = "agents"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", name="uq_agents_tenant_name"),
+        UniqueConstraint("tenant_id", "session_key", name="uq_agents_tenant_session_key"),
+    )
+
+    agent_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="idle")
+    capabilities: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str] = mapped_column(String(200), default="offline")
+    heartbeat_interval_seconds: Mapped[int] = mapped_column(default=900)
+    session_key: Mapped[str] = mapped_column(String(200))
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    current_task_id: Mapped[uuid.UUID | None] = mapped_column(default=None)

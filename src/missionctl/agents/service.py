@@ -1,0 +1,204 @@
+"""Agent use cases."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from missionctl.agents.models import AgentRow
+from missionctl.agents.schemas import Agent, AgentCreate, AgentFilter, AgentStatus, AgentUpdate
+from missionctl.common import Actor, Page, decode_uuid_cursor, encode_cursor
+from missionctl.db import utcnow
+from missionctl.errors import AlreadyExists, InvalidInput, NotFound
+from missionctl.events.service import record_event
+
+
+def _row(session: Session, agent_id: uuid.UUID) -> AgentRow:
+    row = session.get(AgentRow, agent_id)
+    # session.get bypasses query criteria when the row is already in the identity map.
+    if row is None or row.tenant_id != session.info.get("tenant_id"):
+        raise NotFound("agent", agent_id)
+    return row
+
+
+def _ensure_name_free(session: Session, name: str, *, except_id: uuid.UUID | None = None) -> None:
+    clash = session.scalar(select(AgentRow.agent_id).where(AgentRow.name == name))
+    if clash is not None and clash != except_id:
+        raise AlreadyExists(f"an agent named {name!r} already exists", field="name")
+
+
+def create_agent(session: Session, data: AgentCreate, *, actor: Actor) -> Agent:
+    """Create an agent; names and session keys are unique per tenant."""
+    _ensure_name_free(session, data.name)
+    session_key = data.session_key or f"agent:{data.name}:main"
+    if session.scalar(select(AgentRow.agent_id).where(AgentRow.session_key == session_key)):
+        raise AlreadyExists(f"session key {session_key!r} is taken", field="session_key")
+    row = AgentRow(
+        name=data.name,
+        role=data.role,
+        status=data.status.value,
+        capabilities=list(dict.fromkeys(data.capabilities)),
+        instructions=data.instructions,
+        model=data.model,
+        heartbeat_interval_seconds=data.heartbeat_interval_seconds,
+        session_key=session_key,
+    )
+    session.add(row)
+    session.flush()
+    record_event(
+        session,
+        "agent.created",
+        actor=actor,
+        subject_kind="agent",
+        subject_id=row.agent_id,
+        agent_id=row.agent_id,
+        summary=f"Agent {row.name} ({row.role}) joined",
+        payload={"name": row.name, "role": row.role},
+    )
+    return Agent.model_validate(row)
+
+
+def get_agent(session: Session, agent_id: uuid.UUID) -> Agent:
+    """The agent, or `NotFound`."""
+    return Agent.model_validate(_row(session, agent_id))
+
+
+def find_agent_by_name(session: Session, name: str) -> Agent | None:
+    """The agent with this name, or None."""
+    row = session.scalar(select(AgentRow).where(AgentRow.name == name))
+    return Agent.model_validate(row) if row else None
+
+
+def resolve_agent(session: Session, ref: str) -> Agent:
+    """An agent by id or by name (for the CLI and filters)."""
+    try:
+        return get_agent(session, uuid.UUID(ref))
+    except ValueError:
+        agent = find_agent_by_name(session, ref)
+        if agent is None:
+            raise NotFound("agent", ref) from None
+        return agent
+
+
+def list_agents(session: Session, agent_filter: AgentFilter) -> Page[Agent]:
+    """A page of agents, oldest first; filter by status or capability."""
+    query = select(AgentRow)
+    if agent_filter.status is not None:
+        query = query.where(AgentRow.status == agent_filter.status.value)
+    if agent_filter.cursor:
+        query = query.where(AgentRow.agent_id > decode_uuid_cursor(agent_filter.cursor))
+    rows = list(session.scalars(query.order_by(AgentRow.agent_id)))
+    if agent_filter.capability:
+        # Capabilities are a JSON list: filter in Python, agents per tenant are few.
+        rows = [row for row in rows if agent_filter.capability in row.capabilities]
+    page = rows[: agent_filter.limit]
+    next_cursor = encode_cursor(page[-1].agent_id) if len(rows) > agent_filter.limit else None
+    return Page[Agent](items=[Agent.model_validate(r) for r in page], next_cursor=next_cursor)
+
+
+def agents_by_name(session: Session, names: Iterable[str]) -> dict[str, Agent]:
+    """The agents among `names` that exist, by name."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    rows = session.scalars(select(AgentRow).where(AgentRow.name.in_(wanted)))
+    return {row.name: Agent.model_validate(row) for row in rows}
+
+
+def all_agents(session: Session) -> list[Agent]:
+    """Every agent of the tenant, oldest first."""
+    rows = session.scalars(select(AgentRow).order_by(AgentRow.agent_id))
+    return [Agent.model_validate(row) for row in rows]
+
+
+def require_agents(session: Session, agent_ids: Iterable[uuid.UUID]) -> list[Agent]:
+    """The agents with these ids; `InvalidInput` naming any that do not exist."""
+    wanted = list(dict.fromkeys(agent_ids))
+    if not wanted:
+        return []
+    rows = {
+        r.agent_id: r
+        for r in session.scalars(select(AgentRow).where(AgentRow.agent_id.in_(wanted)))
+    }
+    missing = [str(agent_id) for agent_id in wanted if agent_id not in rows]
+    if missing:
+        raise InvalidInput(f"unknown agent(s): {', '.join(missing)}", field="agent_ids")
+    return [Agent.model_validate(rows[agent_id]) for agent_id in wanted]
+
+
+def update_agent(
+    session: Session, agent_id: uuid.UUID, data: AgentUpdate, *, actor: Actor
+) -> Agent:
+    """Change an agent's definition or status."""
+    row = _row(session, agent_id)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "name" in changes and changes["name"] != row.name:
+        _ensure_name_free(session, changes["name"], except_id=agent_id)
+    if "capabilities" in changes:
+        changes["capabilities"] = list(dict.fromkeys(changes["capabilities"]))
+    changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+    for key, value in changed.items():
+        setattr(row, key, value.value if isinstance(value, AgentStatus) else value)
+    if changed:
+        session.flush()
+        event_type = "agent.status_changed" if set(changed) == {"status"} else "agent.updated"
+        record_event(
+            session,
+            event_type,
+            actor=actor,
+            subject_kind="agent",
+            subject_id=agent_id,
+            agent_id=agent_id,
+            summary=f"Agent {row.name} updated: {', '.join(sorted(changed))}",
+            payload={"changed": sorted(changed)},
+        )
+    return Agent.model_validate(row)
+
+
+def delete_agent(session: Session, agent_id: uuid.UUID, *, actor: Actor) -> None:
+    """Remove an agent; its assignments and notifications go with it, its messages stay."""
+    row = _row(session, agent_id)
+    name = row.name
+    session.delete(row)
+    session.flush()
+    record_event(
+        session,
+        "agent.deleted",
+        actor=actor,
+        subject_kind="agent",
+        subject_id=agent_id,
+        agent_id=agent_id,
+        summary=f"Agent {name} was removed",
+        payload={"name": name},
+    )
+
+
+def record_heartbeat(
+    session: Session,
+    agent_id: uuid.UUID,
+    *,
+    status: AgentStatus | None,
+    current_task_id: uuid.UUID | None,
+) -> Agent:
+    """Note that the agent is alive; optionally update its status and current task."""
+    row = _row(session, agent_id)
+    row.last_heartbeat_at = utcnow()
+    previous_status = row.status
+    if status is not None:
+        row.status = status.value
+    row.current_task_id = current_task_id
+    session.flush()
+    record_event(
+        session,
+        "agent.heartbeat",
+        actor=Actor.agent(agent_id),
+        subject_kind="agent",
+        subject_id=agent_id,
+        agent_id=agent_id,
+        summary=f"{row.name} checked in ({row.status})",
+        payload={"status": row.status, "previous_status": previous_status},
+    )
+    return Agent.model_validate(row)

@@ -1,0 +1,437 @@
+"""Task use cases: the board."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from missionctl.agents.service import require_agents
+from missionctl.board.models import TaskAssigneeRow, TaskDependencyRow, TaskRow
+from missionctl.board.schemas import (
+    Task,
+    TaskAssign,
+    TaskCreate,
+    TaskFilter,
+    TaskStatusChange,
+    TaskUpdate,
+)
+from missionctl.board.transitions import TaskFacts, TaskStatus, check_transition
+from missionctl.common import Actor, ActorKind, Page, decode_uuid_cursor, encode_cursor
+from missionctl.db import new_id, utcnow
+from missionctl.errors import Conflict, InvalidInput, NotFound
+from missionctl.events.service import record_event
+
+# Column-only selects: no ORM identity bookkeeping on the board's hot path.
+TASK_COLUMNS = (
+    TaskRow.task_id,
+    TaskRow.title,
+    TaskRow.description,
+    TaskRow.status,
+    TaskRow.status_reason,
+    TaskRow.priority,
+    TaskRow.is_goal,
+    TaskRow.parent_task_id,
+    TaskRow.created_by_kind,
+    TaskRow.created_by_agent_id,
+    TaskRow.created_by_user_id,
+    TaskRow.due_at,
+    TaskRow.completed_at,
+    TaskRow.created_at,
+    TaskRow.updated_at,
+)
+OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.REVIEW)
+
+
+def _row(session: Session, task_id: uuid.UUID) -> TaskRow:
+    row = session.scalar(select(TaskRow).where(TaskRow.task_id == task_id))
+    if row is None:
+        raise NotFound("task", task_id)
+    return row
+
+
+def _assemble(session: Session, rows: Sequence[Any]) -> list[Task]:
+    # rows: TaskRow objects or Row tuples of TASK_COLUMNS; both expose the same attributes.
+    """Tasks with their assignees and dependencies, two queries for the whole page."""
+    ids = [row.task_id for row in rows]
+    assignees: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    depends_on: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    if ids:
+        for task_id, agent_id in session.execute(
+            select(TaskAssigneeRow.task_id, TaskAssigneeRow.agent_id)
+            .where(TaskAssigneeRow.task_id.in_(ids))
+            .order_by(TaskAssigneeRow.assigned_at, TaskAssigneeRow.agent_id)
+        ):
+            assignees[task_id].append(agent_id)
+        for task_id, dependency_id in session.execute(
+            select(TaskDependencyRow.task_id, TaskDependencyRow.depends_on_task_id)
+            .where(TaskDependencyRow.task_id.in_(ids))
+            .order_by(TaskDependencyRow.depends_on_task_id)
+        ):
+            depends_on[task_id].append(dependency_id)
+    tasks = []
+    for row in rows:
+        fields = {column.key: getattr(row, column.key) for column in TASK_COLUMNS}
+        fields["assignee_ids"] = assignees[row.task_id]
+        fields["depends_on"] = depends_on[row.task_id]
+        tasks.append(Task.model_validate(fields))
+    return tasks
+
+
+def get_task(session: Session, task_id: uuid.UUID) -> Task:
+    """The task, or `NotFound`."""
+    return _assemble(session, [_row(session, task_id)])[0]
+
+
+def list_tasks(session: Session, task_filter: TaskFilter) -> Page[Task]:
+    """A page of tasks, newest first, filtered by status, assignee, priority and text."""
+    query = select(*TASK_COLUMNS)
+    if task_filter.status is not None:
+        query = query.where(TaskRow.status == task_filter.status.value)
+    if task_filter.priority is not None:
+        query = query.where(TaskRow.priority == task_filter.priority.value)
+    if task_filter.is_goal is not None:
+        query = query.where(TaskRow.is_goal == task_filter.is_goal)
+    if task_filter.parent_task_id is not None:
+        query = query.where(TaskRow.parent_task_id == task_filter.parent_task_id)
+    if task_filter.assignee_id is not None:
+        query = query.where(
+            exists().where(
+                TaskAssigneeRow.task_id == TaskRow.task_id,
+                TaskAssigneeRow.agent_id == task_filter.assignee_id,
+            )
+        )
+    if task_filter.text:
+        query = query.where(
+            or_(
+                TaskRow.title.icontains(task_filter.text, autoescape=True),
+                TaskRow.description.icontains(task_filter.text, autoescape=True),
+            )
+        )
+    if task_filter.cursor:
+        query = query.where(TaskRow.task_id < decode_uuid_cursor(task_filter.cursor))
+    rows = session.execute(query.order_by(TaskRow.task_id.desc()).limit(task_filter.limit + 1))
+    page = rows.all()
+    has_more = len(page) > task_filter.limit
+    items = _assemble(session, page[: task_filter.limit])
+    return Page[Task](
+        items=items, next_cursor=encode_cursor(items[-1].task_id) if has_more else None
+    )
+
+
+def count_by_status(session: Session) -> dict[TaskStatus, int]:
+    """How many tasks sit in each board column."""
+    counts = dict.fromkeys(TaskStatus, 0)
+    for status, count in session.execute(
+        select(TaskRow.status, func.count()).group_by(TaskRow.status)
+    ):
+        counts[TaskStatus(status)] = count
+    return counts
+
+
+def open_tasks_for_agent(session: Session, agent_id: uuid.UUID, limit: int = 50) -> list[Task]:
+    """The agent's assigned, in-progress and in-review tasks, most urgent first."""
+    rows = session.execute(
+        select(*TASK_COLUMNS)
+        .join(TaskAssigneeRow, TaskAssigneeRow.task_id == TaskRow.task_id)
+        .where(TaskAssigneeRow.agent_id == agent_id)
+        .where(TaskRow.status.in_([s.value for s in OPEN_STATUSES]))
+        .order_by(TaskRow.task_id)
+        .limit(limit)
+    ).all()
+    order = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+    return sorted(_assemble(session, rows), key=lambda task: order[task.priority.value])
+
+
+def _acting(session: Session, actor: Actor, agent_id: uuid.UUID | None) -> Actor:
+    """The actor of a change: the agent named in the request, if any, else the caller."""
+    if agent_id is None:
+        return actor
+    require_agents(session, [agent_id])
+    return Actor.agent(agent_id)
+
+
+def _require_tasks(session: Session, task_ids: Iterable[uuid.UUID], field: str) -> None:
+    wanted = set(task_ids)
+    if not wanted:
+        return
+    found = set(session.scalars(select(TaskRow.task_id).where(TaskRow.task_id.in_(wanted))))
+    missing = sorted(str(task_id) for task_id in wanted - found)
+    if missing:
+        raise InvalidInput(f"unknown task(s): {', '.join(missing)}", field=field)
+
+
+def _check_parent(session: Session, task_id: uuid.UUID, parent_id: uuid.UUID) -> None:
+    """The parent exists and does not descend from the task (no loops in the tree)."""
+    if not session.scalar(select(exists().where(TaskRow.task_id == parent_id))):
+        raise InvalidInput(f"unknown parent task {parent_id}", field="parent_task_id")
+    current: uuid.UUID | None = parent_id
+    seen: set[uuid.UUID] = set()
+    while current is not None and current not in seen:
+        if current == task_id:
+            raise InvalidInput("a task cannot be its own ancestor", field="parent_task_id")
+        seen.add(current)
+        current = session.scalar(select(TaskRow.parent_task_id).where(TaskRow.task_id == current))
+
+
+def _check_dependencies(session: Session, task_id: uuid.UUID, depends_on: list[uuid.UUID]) -> None:
+    """Dependencies exist and keep the dependency graph acyclic."""
+    if task_id in depends_on:
+        raise InvalidInput("a task cannot depend on itself", field="depends_on")
+    _require_tasks(session, depends_on, "depends_on")
+    frontier, seen = set(depends_on), set(depends_on)
+    while frontier:
+        step = set(
+            session.scalars(
+                select(TaskDependencyRow.depends_on_task_id).where(
+                    TaskDependencyRow.task_id.in_(frontier)
+                )
+            )
+        )
+        if task_id in step:
+            raise InvalidInput("these dependencies would form a cycle", field="depends_on")
+        frontier = step - seen
+        seen |= step
+
+
+def create_task(session: Session, data: TaskCreate, *, actor: Actor) -> Task:
+    """Create a task (or goal); with assignees it starts `assigned`, else in the inbox."""
+    actor = _acting(session, actor, data.created_by_agent_id)
+    if data.is_goal and data.parent_task_id is not None:
+        raise InvalidInput("a goal is a top-level task and cannot have a parent", field="is_goal")
+    assignees = require_agents(session, data.assignee_ids)
+    depends_on = list(dict.fromkeys(data.depends_on))
+    _require_tasks(session, depends_on, "depends_on")
+    row = TaskRow(
+        task_id=new_id(),
+        title=data.title,
+        description=data.description,
+        priority=data.priority.value,
+        is_goal=data.is_goal,
+        status=(TaskStatus.ASSIGNED if assignees else TaskStatus.INBOX).value,
+        created_by_kind=actor.kind.value,
+        created_by_agent_id=actor.agent_id if actor.kind is ActorKind.AGENT else None,
+        created_by_user_id=actor.user_id,
+        due_at=data.due_at,
+    )
+    if data.parent_task_id is not None:
+        _check_parent(session, row.task_id, data.parent_task_id)
+        row.parent_task_id = data.parent_task_id
+    session.add(row)
+    session.add_all(
+        TaskDependencyRow(task_id=row.task_id, depends_on_task_id=dep) for dep in depends_on
+    )
+    session.add_all(TaskAssigneeRow(task_id=row.task_id, agent_id=a.agent_id) for a in assignees)
+    session.flush()
+    kind = "goal" if row.is_goal else "task"
+    record_event(
+        session,
+        "task.created",
+        actor=actor,
+        subject_kind="task",
+        subject_id=row.task_id,
+        task_id=row.task_id,
+        agent_id=actor.agent_id,
+        summary=f"New {kind}: {row.title}",
+        payload={
+            "title": row.title,
+            "priority": row.priority,
+            "is_goal": row.is_goal,
+            "parent_task_id": str(row.parent_task_id) if row.parent_task_id else None,
+        },
+    )
+    if assignees:
+        _record_assignment(session, row, actor, [a.agent_id for a in assignees], [])
+    return get_task(session, row.task_id)
+
+
+def _record_assignment(
+    session: Session,
+    row: TaskRow,
+    actor: Actor,
+    added: list[uuid.UUID],
+    removed: list[uuid.UUID],
+) -> None:
+    record_event(
+        session,
+        "task.assigned",
+        actor=actor,
+        subject_kind="task",
+        subject_id=row.task_id,
+        task_id=row.task_id,
+        agent_id=added[0] if added else None,
+        summary=f"Assignees of {row.title!r} changed",
+        payload={
+            "title": row.title,
+            "added": [str(a) for a in added],
+            "removed": [str(r) for r in removed],
+        },
+    )
+
+
+def _facts(session: Session, row: TaskRow) -> TaskFacts:
+    has_assignees = session.scalar(select(exists().where(TaskAssigneeRow.task_id == row.task_id)))
+    open_dependency = session.scalar(
+        select(
+            exists()
+            .where(TaskDependencyRow.task_id == row.task_id)
+            .where(TaskDependencyRow.depends_on_task_id == TaskRow.task_id)
+            .where(TaskRow.status != TaskStatus.DONE.value)
+        )
+    )
+    open_subtask = session.scalar(
+        select(
+            exists()
+            .where(TaskRow.parent_task_id == row.task_id)
+            .where(TaskRow.status != TaskStatus.DONE.value)
+        )
+    )
+    return TaskFacts(
+        has_assignees=bool(has_assignees),
+        dependencies_done=not open_dependency,
+        subtasks_done=not open_subtask,
+    )
+
+
+def _set_status(
+    session: Session, row: TaskRow, target: TaskStatus, actor: Actor, reason: str | None
+) -> None:
+    previous = TaskStatus(row.status)
+    check_transition(previous, target, _facts(session, row))
+    if previous is target and reason == row.status_reason:
+        return
+    row.status = target.value
+    row.status_reason = reason
+    row.completed_at = utcnow() if target is TaskStatus.DONE else None
+    session.flush()
+    record_event(
+        session,
+        "task.status_changed",
+        actor=actor,
+        subject_kind="task",
+        subject_id=row.task_id,
+        task_id=row.task_id,
+        agent_id=actor.agent_id,
+        summary=f"{row.title!r} moved from {previous} to {target}",
+        payload={"title": row.title, "from": previous.value, "to": target.value, "reason": reason},
+    )
+
+
+def change_status(
+    session: Session, task_id: uuid.UUID, data: TaskStatusChange, *, actor: Actor
+) -> Task:
+    """Move a task along the state machine; illegal moves raise `InvalidTransition`."""
+    actor = _acting(session, actor, data.by_agent_id)
+    row = _row(session, task_id)
+    _set_status(session, row, data.status, actor, data.reason)
+    return get_task(session, task_id)
+
+
+def assign_task(session: Session, task_id: uuid.UUID, data: TaskAssign, *, actor: Actor) -> Task:
+    """Replace a task's assignees; an inbox task becomes assigned, an emptied one returns."""
+    actor = _acting(session, actor, data.by_agent_id)
+    row = _row(session, task_id)
+    wanted = [a.agent_id for a in require_agents(session, data.agent_ids)]
+    current = list(
+        session.scalars(select(TaskAssigneeRow.agent_id).where(TaskAssigneeRow.task_id == task_id))
+    )
+    added = [a for a in wanted if a not in current]
+    removed = [a for a in current if a not in wanted]
+    status = TaskStatus(row.status)
+    if not wanted and status in (TaskStatus.IN_PROGRESS, TaskStatus.REVIEW):
+        raise Conflict(
+            f"a task in {status} needs an assignee; move it back first", current=status.value
+        )
+    if removed:
+        session.execute(
+            delete(TaskAssigneeRow).where(
+                TaskAssigneeRow.task_id == task_id, TaskAssigneeRow.agent_id.in_(removed)
+            )
+        )
+    session.add_all(TaskAssigneeRow(task_id=task_id, agent_id=agent_id) for agent_id in added)
+    session.flush()
+    if added or removed:
+        _record_assignment(session, row, actor, added, removed)
+    if wanted and status is TaskStatus.INBOX:
+        _set_status(session, row, TaskStatus.ASSIGNED, actor, None)
+    elif not wanted and status is TaskStatus.ASSIGNED:
+        _set_status(session, row, TaskStatus.INBOX, actor, None)
+    return get_task(session, task_id)
+
+
+def update_task(session: Session, task_id: uuid.UUID, data: TaskUpdate, *, actor: Actor) -> Task:
+    """Change a task's fields (not its status or assignees, which have their own routes)."""
+    row = _row(session, task_id)
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("title", "description", "priority", "is_goal"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} cannot be null", field=required)
+    changed: list[str] = []
+    if "depends_on" in changes:
+        depends_on = list(dict.fromkeys(changes.pop("depends_on") or []))
+        _check_dependencies(session, task_id, depends_on)
+        current = set(
+            session.scalars(
+                select(TaskDependencyRow.depends_on_task_id).where(
+                    TaskDependencyRow.task_id == task_id
+                )
+            )
+        )
+        if current != set(depends_on):
+            session.execute(delete(TaskDependencyRow).where(TaskDependencyRow.task_id == task_id))
+            session.add_all(
+                TaskDependencyRow(task_id=task_id, depends_on_task_id=dep) for dep in depends_on
+            )
+            changed.append("depends_on")
+    if changes.get("parent_task_id") is not None:
+        _check_parent(session, task_id, changes["parent_task_id"])
+    is_goal = changes.get("is_goal", row.is_goal)
+    parent = changes.get("parent_task_id", row.parent_task_id)
+    if is_goal and parent is not None:
+        raise InvalidInput("a goal is a top-level task and cannot have a parent", field="is_goal")
+    for key, value in changes.items():
+        stored = value.value if hasattr(value, "value") else value
+        if getattr(row, key) != stored:
+            setattr(row, key, stored)
+            changed.append(key)
+    if changed:
+        row.updated_at = utcnow()
+        session.flush()
+        record_event(
+            session,
+            "task.updated",
+            actor=actor,
+            subject_kind="task",
+            subject_id=task_id,
+            task_id=task_id,
+            summary=f"{row.title!r} updated: {', '.join(sorted(changed))}",
+            payload={"title": row.title, "changed": sorted(changed)},
+        )
+    return get_task(session, task_id)
+
+
+def delete_task(session: Session, task_id: uuid.UUID, *, actor: Actor) -> None:
+    """Delete a task and its thread; refused while it has subtasks."""
+    row = _row(session, task_id)
+    subtasks = session.scalar(
+        select(func.count()).select_from(TaskRow).where(TaskRow.parent_task_id == task_id)
+    )
+    if subtasks:
+        raise Conflict(f"task has {subtasks} subtask(s); delete or move them first")
+    title = row.title
+    session.delete(row)
+    session.flush()
+    record_event(
+        session,
+        "task.deleted",
+        actor=actor,
+        subject_kind="task",
+        subject_id=task_id,
+        task_id=task_id,
+        summary=f"Task {title!r} deleted",
+        payload={"title": title},
+    )

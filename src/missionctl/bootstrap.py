@@ -1,0 +1,103 @@
+"""Putting Mission Control together: open the database, migrate, seed the demo team.
+
+Sits above the domains and below the entry points (web, cli), which both call it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from missionctl import migrations
+from missionctl.agents.models import AgentRow
+from missionctl.agents.schemas import AgentCreate
+from missionctl.agents.service import create_agent
+from missionctl.board.schemas import TaskCreate, TaskPriority
+from missionctl.board.service import create_task
+from missionctl.common import Actor
+from missionctl.db import Database, make_engine
+from missionctl.settings import Settings, ensure_data_dir, ensure_secret_key
+
+DEMO_TEAM = (
+    AgentCreate(
+        name="orchestrator",
+        role="Orchestrator",
+        capabilities=["planning", "decomposition", "assignment", "coordination"],
+        instructions="Break goals into tasks with clear owners and dependencies; keep the board "
+        "moving; escalate anything stalled to a person.",
+        heartbeat_interval_seconds=300,
+    ),
+    AgentCreate(
+        name="researcher",
+        role="Researcher",
+        capabilities=["research", "analysis", "web", "summarisation"],
+        instructions="Find and check facts; cite sources; write findings as research documents.",
+    ),
+    AgentCreate(
+        name="writer",
+        role="Writer",
+        capabilities=["writing", "editing", "documentation"],
+        instructions="Turn research into clear deliverables in the requested format.",
+    ),
+    AgentCreate(
+        name="reviewer",
+        role="Reviewer",
+        capabilities=["review", "quality", "fact-checking"],
+        instructions="Check deliverables against the task; approve, or return them with specific "
+        "comments.",
+    ),
+)
+
+DEMO_GOAL = TaskCreate(
+    title="Write a one-page brief on self-hosting AI agent teams",
+    description="Research what teams need to run AI agents on their own machines (cost control, "
+    "approvals, audit), and write a one-page brief for a non-technical reader.",
+    priority=TaskPriority.HIGH,
+    is_goal=True,
+)
+
+
+def configure_logging(level: str) -> None:
+    """Structured logs at the configured level."""
+    logging.basicConfig(format="%(message)s", level=level.upper())
+    # Alembic narrates every migration context at INFO; only its warnings matter to operators.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper()))
+    )
+
+
+def open_database(settings: Settings) -> Database:
+    """The database the settings name (the data dir is created for SQLite)."""
+    if settings.is_sqlite:
+        ensure_data_dir(settings)
+    return Database(make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size))
+
+
+def prepare(settings: Settings) -> Database:
+    """Data dir, secret key and schema ready: what every process does before serving."""
+    ensure_data_dir(settings)
+    ensure_secret_key(settings)
+    db = open_database(settings)
+    migrations.upgrade(db.engine)
+    return db
+
+
+def is_empty(session: Session) -> bool:
+    """True when the tenant has no agents yet."""
+    return session.scalar(select(AgentRow.agent_id).limit(1)) is None
+
+
+def seed_demo(db: Database) -> bool:
+    """Create the demo team and a sample goal in an empty default tenant; True if seeded."""
+    with db.transaction() as session:
+        if not is_empty(session):
+            return False
+        actor = Actor.system()
+        for agent in DEMO_TEAM:
+            create_agent(session, agent, actor=actor)
+        create_task(session, DEMO_GOAL, actor=actor)
+    return True

@@ -1,0 +1,98 @@
+"""HTTP routes for task threads, attachments and notifications."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+
+from missionctl.common import Page
+from missionctl.comms import service
+from missionctl.comms.schemas import (
+    Attachment,
+    MarkAllRead,
+    MarkedCount,
+    Message,
+    MessageCreate,
+    MessageFilter,
+    Notification,
+    NotificationFilter,
+)
+from missionctl.web.deps import Ctx
+
+router = APIRouter(tags=["messages"])
+
+
+@router.get("/tasks/{task_id}/messages", summary="List a task's thread")
+def list_messages(
+    ctx: Ctx, task_id: uuid.UUID, query: Annotated[MessageFilter, Query()]
+) -> Page[Message]:
+    with ctx.read() as session:
+        return service.list_messages(session, task_id, query)
+
+
+@router.post("/tasks/{task_id}/messages", status_code=201, summary="Post to a task's thread")
+def create_message(ctx: Ctx, task_id: uuid.UUID, data: MessageCreate) -> Message:
+    with ctx.write() as session:
+        return service.create_message(
+            session,
+            task_id,
+            data,
+            actor=ctx.actor,
+            store=ctx.app.store,
+            max_attachment_bytes=ctx.app.settings.max_attachment_bytes,
+        )
+
+
+@router.get("/messages/{message_id}", summary="Get a message")
+def get_message(ctx: Ctx, message_id: uuid.UUID) -> Message:
+    with ctx.read() as session:
+        return service.get_message(session, message_id)
+
+
+@router.get("/attachments/{attachment_id}", summary="Get an attachment's metadata")
+def get_attachment(ctx: Ctx, attachment_id: uuid.UUID) -> Attachment:
+    with ctx.read() as session:
+        return service.get_attachment(session, attachment_id)
+
+
+@router.get(
+    "/attachments/{attachment_id}/content",
+    summary="Download an attachment",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_attachment(ctx: Ctx, attachment_id: uuid.UUID) -> FileResponse:
+    with ctx.read() as session:
+        attachment = service.get_attachment(session, attachment_id)
+    return FileResponse(
+        ctx.app.store.path_for(attachment.sha256),
+        media_type=attachment.media_type,
+        filename=attachment.name,
+    )
+
+
+notifications = APIRouter(prefix="/notifications", tags=["notifications"])
+
+
+@notifications.get("", summary="List notifications")
+def list_notifications(
+    ctx: Ctx, query: Annotated[NotificationFilter, Query()]
+) -> Page[Notification]:
+    with ctx.read() as session:
+        return service.list_notifications(session, query)
+
+
+@notifications.put("/{notification_id}/read", summary="Mark a notification read")
+def mark_read(ctx: Ctx, notification_id: uuid.UUID) -> Notification:
+    with ctx.write() as session:
+        return service.mark_read(session, notification_id)
+
+
+@notifications.post("/mark-all-read", summary="Mark all (of one agent's) notifications read")
+def mark_all_read(ctx: Ctx, data: MarkAllRead | None = None) -> MarkedCount:
+    with ctx.write() as session:
+        updated = service.mark_all_read(session, data or MarkAllRead(), actor=ctx.actor)
+    return MarkedCount(updated=updated)

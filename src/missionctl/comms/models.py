@@ -1,0 +1,77 @@
+"""Message, attachment and notification rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from missionctl.db import Base, JSONType, TenantMixin, new_id, utcnow
+
+
+class MessageRow(TenantMixin, Base):
+    """One message in a task's thread."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_task", "task_id", "message_id"),)
+
+    message_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.task_id", ondelete="CASCADE"))
+    author_kind: Mapped[str] = mapped_column(String(16), default="user")
+    author_agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agents.agent_id", ondelete="SET NULL"), default=None
+    )
+    author_user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    content: Mapped[str] = mapped_column(Text)
+    message_type: Mapped[str] = mapped_column(String(16), default="comment")
+    reply_to_message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("messages.message_id", ondelete="SET NULL"), default=None
+    )
+    mentioned_agent_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AttachmentRow(TenantMixin, Base):
+    """A file attached to a message; the bytes live in the data dir, addressed by SHA-256."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_message", "message_id"),)
+
+    attachment_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.message_id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationRow(TenantMixin, Base):
+    """Something an agent should know: a mention, an assignment."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_recipient", "tenant_id", "recipient_agent_id", "notification_id"),
+    )
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    recipient_agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.agent_id", ondelete="CASCADE")
+    )
+    task_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tasks.task_id", ondelete="CASCADE"), default=None
+    )
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("messages.message_id", ondelete="CASCADE"), default=None
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    is_delivered: Mapped[bool] = mapped_column(default=False)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    is_read: Mapped[bool] = mapped_column(default=False)
+    read_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,221 @@
+"""Database core: engine, sessions, column types, and tenant isolation applied centrally.
+
+One transaction per unit of work: a request, a job or a CLI command opens it with
+`Database.transaction()`; services only `flush()`. Every row of a tenant-owned table mixes in
+`TenantMixin`; the session adds `tenant_id = <current tenant>` to every ORM query and sets it on
+every insert, so no service can forget it. Queries that must span tenants say so explicitly with
+`execution_options(all_tenants=True)`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.pool import NullPool
+from uuid_utils.compat import uuid7
+
+DEFAULT_TENANT_ID = uuid.UUID("00000000-0000-7000-8000-000000000001")
+DEFAULT_TENANT_SLUG = "default"
+
+# Time-ordered ids: creation order is key order, so cursors are just the last id.
+new_id = uuid7
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+
+
+class TenantMixin:
+    """Marks a tenant-owned table; isolation is enforced by the session, not by callers."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805
+        return mapped_column(ForeignKey("tenants.tenant_id"), nullable=False)
+
+
+class Timestamps:
+    """created_at / updated_at columns, UTC."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def short_string(length: int) -> String:
+    """A VARCHAR of the given length (enforced by the schemas, declared for PostgreSQL)."""
+    return String(length)
+
+
+class TenantIsolationError(RuntimeError):
+    """A session tried to write a row into a tenant other than its own."""
+
+
+def tenant_of(session: Session) -> uuid.UUID:
+    """The tenant the session acts for."""
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        raise TenantIsolationError("session has no tenant")
+    return tenant_id  # type: ignore[no-any-return]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_queries_to_tenant(state: ORMExecuteState) -> None:
+    if state.is_column_load or state.is_relationship_load:
+        return
+    if state.execution_options.get("all_tenants"):
+        return
+    tenant_id = state.session.info.get("tenant_id")
+    if tenant_id is None:
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                TenantMixin,
+                lambda cls: cls.tenant_id == tenant_id,
+                include_aliases=True,
+            )
+        )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_tenant_on_insert(session: Session, _context: object, _instances: object) -> None:
+    tenant_id = session.info.get("tenant_id")
+    for obj in session.new:
+        if not isinstance(obj, TenantMixin):
+            continue
+        current = obj.tenant_id
+        if current is None:
+            if tenant_id is None:
+                raise TenantIsolationError(f"{type(obj).__name__} inserted without a tenant")
+            obj.tenant_id = tenant_id
+        elif tenant_id is not None and current != tenant_id:
+            raise TenantIsolationError(f"{type(obj).__name__} inserted into another tenant")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        # We emit BEGIN ourselves (below) so that writers take the lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that reads and then writes can fail with SQLITE_BUSY without
+        # waiting; BEGIN IMMEDIATE waits for the write lock instead (readers are never blocked).
+        is_write = conn.get_execution_options().get("write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3)."""
+    if url.startswith("sqlite"):
+        is_memory = url in {"sqlite://", "sqlite:///:memory:"}
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            poolclass=NullPool if is_memory else None,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class Database:
+    """An engine plus the sessions that run units of work on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._read = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+        self._write = sessionmaker(
+            bind=engine.execution_options(write=True), expire_on_commit=False, autoflush=True
+        )
+
+    @contextmanager
+    def transaction(
+        self, tenant_id: uuid.UUID | None = DEFAULT_TENANT_ID, *, write: bool = True
+    ) -> Iterator[Session]:
+        """One unit of work: commits when the block ends, rolls back if it raises."""
+        factory = self._write if write else self._read
+        with factory() as session:
+            session.info["tenant_id"] = tenant_id
+            with session.begin():
+                yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,118 @@
+"""The one exception hierarchy of Mission Control.
+
+Services raise these; each adapter maps them once: the web layer to an HTTP status and an
+`application/problem+json` body with the stable `code`, the CLI to a one-line message and exit code.
+
+    MissionControlError            code            HTTP  CLI exit
+    ├── NotFound                   not_found       404   3
+    ├── Conflict                   conflict        409   4
+    │   ├── AlreadyExists          already_exists  409   4
+    │   ├── InvalidTransition      invalid_transition 409 4
+    │   └── VersionConflict        version_conflict 409  4
+    ├── InvalidInput               invalid_input   422   2
+    ├── PreconditionRequired       precondition_required 428 2
+    └── PayloadTooLarge            payload_too_large 413 2
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class MissionControlError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+    title: ClassVar[str] = "Error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(MissionControlError):
+    """The object does not exist (or belongs to another tenant)."""
+
+    code = "not_found"
+    status = 404
+    exit_code = 3
+    title = "Not found"
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key} not found", resource=kind)
+
+
+class Conflict(MissionControlError):
+    """The request clashes with the current state."""
+
+    code = "conflict"
+    status = 409
+    exit_code = 4
+    title = "Conflict"
+
+
+class AlreadyExists(Conflict):
+    """A unique value is already taken."""
+
+    code = "already_exists"
+    title = "Already exists"
+
+
+class InvalidTransition(Conflict):
+    """A state machine refused a transition; `allowed` names the legal targets."""
+
+    code = "invalid_transition"
+    title = "Invalid transition"
+
+    def __init__(self, kind: str, current: str, target: str, allowed: list[str]) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "none"
+        super().__init__(
+            f"{kind} cannot go from {current} to {target}; allowed: {allowed_text}",
+            current=current,
+            target=target,
+            allowed=allowed,
+        )
+
+
+class VersionConflict(Conflict):
+    """An optimistic-concurrency check failed: someone else saved first."""
+
+    code = "version_conflict"
+    title = "Version conflict"
+
+    def __init__(self, kind: str, expected: int, current: int) -> None:
+        super().__init__(
+            f"{kind} is at version {current}, not {expected}; reload and retry",
+            expected_version=expected,
+            current_version=current,
+        )
+
+
+class InvalidInput(MissionControlError):
+    """The input is well-formed but not acceptable (unknown reference, bad combination)."""
+
+    code = "invalid_input"
+    status = 422
+    exit_code = 2
+    title = "Invalid input"
+
+
+class PreconditionRequired(MissionControlError):
+    """A conditional request header (If-Match) is required but missing."""
+
+    code = "precondition_required"
+    status = 428
+    exit_code = 2
+    title = "Precondition required"
+
+
+class PayloadTooLarge(MissionControlError):
+    """An upload is larger than the configured limit."""
+
+    code = "payload_too_large"
+    status = 413
+    exit_code = 2
+    title = "Payload too large"

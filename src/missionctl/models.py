@@ -1,0 +1,28 @@
+"""Every table of Mission Control, imported in one place for Alembic and `create_all` in tests."""
+
+from missionctl.agents.models import AgentRow
+from missionctl.board.models import TaskAssigneeRow, TaskDependencyRow, TaskRow
+from missionctl.comms.models import AttachmentRow, MessageRow, NotificationRow
+from missionctl.db import Base
+from missionctl.documents.models import DocumentRow, DocumentVersionRow
+from missionctl.events.models import EventRow
+from missionctl.identity.models import TenantRow
+from missionctl.workspace.models import WorkingNotesRow
+
+metadata = Base.metadata
+
+__all__ = [
+    "AgentRow",
+    "AttachmentRow",
+    "DocumentRow",
+    "DocumentVersionRow",
+    "EventRow",
+    "MessageRow",
+    "NotificationRow",
+    "TaskAssigneeRow",
+    "TaskDependencyRow",
+    "TaskRow",
+    "TenantRow",
+    "WorkingNotesRow",
+    "metadata",
+]

@@ -1,0 +1,138 @@
+"""The one settings tree. Nothing else in Mission Control reads the environment.
+
+Every value comes from `MISSIONCTL_*` variables (nested with `__`) or a `.env` file, is
+validated once at start-up, and is then passed down. A bad value raises `SettingsError` with
+one readable line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line meant for a person."""
+
+
+class Settings(BaseSettings):
+    """Mission Control's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MISSIONCTL_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path(".missionctl"),
+        description="Directory for the SQLite database, secret key, attachments and WORKING.md.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; defaults to a SQLite file in the data directory. "
+        "PostgreSQL URLs (postgresql://…) are served by psycopg 3.",
+    )
+    host: str = Field(default="127.0.0.1", min_length=1, description="Address the API binds to.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        default=8000, description="Port the API listens on."
+    )
+    secret_key: str | None = Field(
+        default=None,
+        min_length=32,
+        description="Key for signing and encryption. Generated on first start and kept in "
+        "<data_dir>/secret.key (mode 0600) when unset.",
+    )
+    max_attachment_bytes: Annotated[int, Field(ge=1)] = Field(
+        default=10 * 1024 * 1024, description="Largest accepted message attachment, in bytes."
+    )
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = Field(
+        default=10, description="Connections kept per process (PostgreSQL)."
+    )
+    log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = value.split(":", 1)[0]
+        if scheme.startswith("postgres"):
+            # Plain postgres:// URLs (Heroku, Railway style) mean psycopg 3 here.
+            rest = value.split("://", 1)[-1]
+            return f"postgresql+psycopg://{rest}"
+        if scheme.startswith("sqlite"):
+            return value
+        raise ValueError("must be a sqlite:// or postgresql:// URL")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one or the SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'missionctl.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is SQLite."""
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment (and overrides), or raise `SettingsError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        env_name = "MISSIONCTL_" + where.upper().replace(".", "__")
+        raise SettingsError(f"invalid setting {env_name}: {error['msg']}") from None
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    """Create the data directory if needed and return it."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = f"cannot create {settings.data_dir}: {exc.strerror}"
+        raise SettingsError(f"invalid setting MISSIONCTL_DATA_DIR: {reason}") from None
+    return settings.data_dir
+
+
+def ensure_secret_key(settings: Settings) -> str:
+    """The secret key: configured, or read from / generated into `<data_dir>/secret.key` (0600)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = ensure_data_dir(settings) / SECRET_KEY_FILE
+    if path.exists():
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise SettingsError(f"invalid secret key file {path}: shorter than 32 characters")
+        return key
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must not both write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

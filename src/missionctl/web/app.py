@@ -1,0 +1,119 @@
+"""The FastAPI application: routers, problem responses, health and readiness."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from missionctl import __version__, migrations
+from missionctl.agents.api import router as agents_router
+from missionctl.board.api import router as tasks_router
+from missionctl.comms.api import notifications as notifications_router
+from missionctl.comms.api import router as messages_router
+from missionctl.storage import AttachmentStore
+from missionctl.db import Database
+from missionctl.documents.api import router as documents_router
+from missionctl.errors import MissionControlError
+from missionctl.events.api import router as activities_router
+from missionctl.settings import Settings
+from missionctl.web.deps import AppState, State
+from missionctl.web.problems import install_problem_handlers
+from missionctl.workspace.api import router as workspace_router
+
+API_PREFIX = "/api/v1"
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: str = Field(description="`ok` while the process serves requests.")
+    version: str = Field(description="Mission Control version.")
+
+
+class Readiness(BaseModel):
+    """Readiness: the database answers and its schema is current."""
+
+    status: str = Field(description="`ready` when requests can be served.")
+    database: str = Field(description="`sqlite` or `postgresql`.")
+    schema_revision: str | None = Field(description="Migration the database is at.")
+
+
+class NotReady(MissionControlError):
+    """The database is unreachable or not migrated."""
+
+    code = "not_ready"
+    status = 503
+    title = "Not ready"
+
+
+system = APIRouter(tags=["system"])
+
+
+@system.get("/health", summary="Liveness probe")
+def health() -> Health:
+    return Health(status="ok", version=__version__)
+
+
+@system.get(
+    "/ready",
+    summary="Readiness probe",
+    responses={503: {"description": "Database unreachable or schema out of date."}},
+)
+def ready(state: State) -> Readiness:
+    try:
+        with state.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        revision = migrations.current_revision(state.db.engine)
+    except Exception as exc:
+        raise NotReady(f"database unreachable: {type(exc).__name__}") from None
+    if revision != migrations.head_revision():
+        raise NotReady(f"database schema at {revision}, expected {migrations.head_revision()}")
+    return Readiness(
+        status="ready", database=state.db.engine.dialect.name, schema_revision=revision
+    )
+
+
+def create_app(settings: Settings, db: Database) -> FastAPI:
+    """Mission Control's HTTP app on an open (and migrated) database."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Mission Control",
+        version=__version__,
+        description="A self-hosted control plane for teams of AI agents.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.mission_control = AppState(
+        settings=settings, db=db, store=AttachmentStore(settings.data_dir / "attachments")
+    )
+    install_problem_handlers(app)
+    for router in (
+        system,
+        agents_router,
+        tasks_router,
+        messages_router,
+        notifications_router,
+        documents_router,
+        activities_router,
+        workspace_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        # The dashboard arrives with its own issue; until then the API docs are the front door.
+        return RedirectResponse("/docs")
+
+    return app

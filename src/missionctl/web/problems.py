@@ -1,0 +1,136 @@
+"""Every error as `application/problem+json` (RFC 9457) with a stable `code`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from missionctl.errors import MissionControlError
+
+PROBLEM = "application/problem+json"
+log = structlog.get_logger("missionctl.web")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, request: Request, **extra: Any
+) -> JSONResponse:
+    """A problem+json response."""
+    body = {
+        "type": f"https://missionctl.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _clean(value: Any) -> Any:
+    """Make validation error context JSON-safe (it may hold exceptions or bytes)."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": list(error.get("loc", ())),
+            "field": ".".join(str(p) for p in error.get("loc", ())[1:]),
+            "msg": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors()
+    ]
+    if any(error["type"] == "json_invalid" for error in errors):
+        return problem(
+            400,
+            "malformed_json",
+            "Malformed JSON",
+            "the request body is not valid JSON",
+            request,
+            errors=_clean(errors),
+        )
+    first = errors[0] if errors else {"field": "", "msg": "invalid"}
+    where = first["field"] or ".".join(str(p) for p in first.get("loc", []))
+    return problem(
+        422,
+        "validation_failed",
+        "Validation failed",
+        f"{where}: {first['msg']}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+        request,
+        errors=_clean(errors),
+    )
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MissionControlError)
+    return problem(exc.status, exc.code, exc.title, exc.detail, request, **_clean(exc.extra))
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    response = problem(
+        exc.status_code, code, code.replace("_", " ").capitalize(), str(exc.detail), request
+    )
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _integrity(request: Request, exc: Exception) -> JSONResponse:
+    # Two requests raced past a uniqueness check; the database kept its invariant.
+    log.info("integrity_conflict", path=request.url.path, error=str(exc).splitlines()[0])
+    return problem(
+        409, "conflict", "Conflict", "the change clashes with a concurrent one; retry", request
+    )
+
+
+async def _operational(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database_unavailable", path=request.url.path, error=str(exc).splitlines()[0])
+    response = problem(
+        503, "unavailable", "Service unavailable", "the database is busy; retry shortly", request
+    )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path)
+    return problem(500, "internal_error", "Internal error", "an unexpected error happened", request)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map every exception class to its problem response."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(MissionControlError, _domain)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(OperationalError, _operational)
+    app.add_exception_handler(Exception, _unexpected)
