@@ -28,7 +28,11 @@ install: $(VENV)/.installed ## Install Mission Control and its dev tools into .v
 run: install ## Migrate and serve Mission Control on SQLite at http://127.0.0.1:8000
 	$(VENV)/bin/missionctl up
 
-test: install ## Run the whole test suite (SQLite, and PostgreSQL when MISSIONCTL_TEST_POSTGRES_URL is set)
+# The PostgreSQL half runs against MISSIONCTL_TEST_POSTGRES_URL, or the local server when one answers.
+LOCAL_PG := postgresql://postgres@127.0.0.1:5432/postgres
+test: install ## Run the whole suite: SQLite, and PostgreSQL when one answers on 127.0.0.1:5432
+	@if [ -z "$${MISSIONCTL_TEST_POSTGRES_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		export MISSIONCTL_TEST_POSTGRES_URL=$(LOCAL_PG); fi; \
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 test-sqlite: install ## Run the suite on SQLite only

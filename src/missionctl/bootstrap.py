@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missionctl import migrations
+from missionctl import models as _all_tables  # noqa: F401 - map every table before first use
 from missionctl.agents.models import AgentRow
 from missionctl.agents.schemas import AgentCreate
 from missionctl.agents.service import create_agent

@@ -9,10 +9,11 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from missionctl.errors import InvalidInput
 
@@ -22,6 +23,36 @@ MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
 PageLimit = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
+
+
+MAX_DB_INT = 2**31 - 1
+MAX_DB_BIGINT = 2**63 - 1
+
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range") from None
+
+
+def _storable(value: Any) -> Any:
+    """Refuse text no database can store: NUL characters and unpaired surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no unpaired surrogates)") from None
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item)
+    return value
+
+
+# Input timestamps must carry a zone; they are stored and returned in UTC.
+UTCDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
 class ActorKind(StrEnum):
@@ -62,15 +93,25 @@ class Actor:
 
 
 class Schema(BaseModel):
-    """Base of every API schema: unknown fields are errors, strings are stripped."""
+    """Base of every API input: unknown fields are errors, text is stripped and storable."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: Any) -> Any:
+        return _storable(value)
 
 
 class QueryModel(BaseModel):
     """Base of list filters read from the query string: unknown parameters are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: Any) -> Any:
+        return _storable(value)
 
 
 class Page(BaseModel, Generic[T]):
@@ -101,6 +142,9 @@ def decode_int_cursor(cursor: str) -> int:
     """The key inside a cursor made by `encode_cursor` from an integer."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return int(raw.decode())
+        value = int(raw.decode())
+        if not 0 <= value <= MAX_DB_BIGINT:
+            raise ValueError(value)
+        return value
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidInput("cursor is not valid", field="cursor") from None

@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg"})
+SQLITE_SCHEMES = frozenset({"sqlite", "sqlite+pysqlite"})
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 
 
@@ -74,12 +76,13 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        scheme = value.split(":", 1)[0]
-        if scheme.startswith("postgres"):
+        scheme, separator, rest = value.partition("://")
+        if not separator:
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        if scheme in POSTGRES_SCHEMES:
             # Plain postgres:// URLs (Heroku, Railway style) mean psycopg 3 here.
-            rest = value.split("://", 1)[-1]
             return f"postgresql+psycopg://{rest}"
-        if scheme.startswith("sqlite"):
+        if scheme in SQLITE_SCHEMES:
             return value
         raise ValueError("must be a sqlite:// or postgresql:// URL")
 

@@ -67,7 +67,7 @@ class AgentCreate(Schema):
 class AgentUpdate(Schema):
     """Changes to an agent; omitted fields stay as they are."""
 
-    name: AgentName | None = None
+    name: AgentName | None = Field(default=None, description="New unique name.")
     role: str | None = Field(default=None, min_length=1, max_length=200, description="Job title.")
     capabilities: list[Capability] | None = Field(
         default=None, max_length=50, description="What the agent can do."

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from missionctl.board.transitions import TaskStatus
-from missionctl.common import ActorKind, PageLimit, QueryModel, Schema
+from missionctl.common import ActorKind, PageLimit, QueryModel, Schema, UTCDatetime
 
 __all__ = [
     "Task",
@@ -53,7 +53,7 @@ class TaskCreate(Schema):
         max_length=MAX_DEPENDENCIES,
         description="Tasks that must be done before this one can start.",
     )
-    due_at: AwareDatetime | None = Field(default=None, description="Deadline (with time zone).")
+    due_at: UTCDatetime | None = Field(default=None, description="Deadline (with time zone).")
     created_by_agent_id: uuid.UUID | None = Field(
         default=None, description="The agent creating the task, when an agent does."
     )
@@ -70,7 +70,7 @@ class TaskUpdate(Schema):
     depends_on: list[uuid.UUID] | None = Field(
         default=None, max_length=MAX_DEPENDENCIES, description="Replaces the dependencies."
     )
-    due_at: AwareDatetime | None = Field(default=None, description="New deadline, or null.")
+    due_at: UTCDatetime | None = Field(default=None, description="New deadline, or null.")
 
 
 class TaskAssign(Schema):

@@ -47,8 +47,13 @@ TASK_COLUMNS = (
 OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.REVIEW)
 
 
-def _row(session: Session, task_id: uuid.UUID) -> TaskRow:
-    row = session.scalar(select(TaskRow).where(TaskRow.task_id == task_id))
+def _row(session: Session, task_id: uuid.UUID, *, for_update: bool = False) -> TaskRow:
+    """The task's row; `for_update` locks it (PostgreSQL) so read-modify-write cannot race.
+
+    SQLite needs no row lock: writing transactions already hold the database's write lock.
+    """
+    query = select(TaskRow).where(TaskRow.task_id == task_id)
+    row = session.scalar(query.with_for_update() if for_update else query)
     if row is None:
         raise NotFound("task", task_id)
     return row
@@ -222,6 +227,7 @@ def create_task(session: Session, data: TaskCreate, *, actor: Actor) -> Task:
         _check_parent(session, row.task_id, data.parent_task_id)
         row.parent_task_id = data.parent_task_id
     session.add(row)
+    session.flush()
     session.add_all(
         TaskDependencyRow(task_id=row.task_id, depends_on_task_id=dep) for dep in depends_on
     )
@@ -326,7 +332,7 @@ def change_status(
 ) -> Task:
     """Move a task along the state machine; illegal moves raise `InvalidTransition`."""
     actor = _acting(session, actor, data.by_agent_id)
-    row = _row(session, task_id)
+    row = _row(session, task_id, for_update=True)
     _set_status(session, row, data.status, actor, data.reason)
     return get_task(session, task_id)
 
@@ -334,7 +340,7 @@ def change_status(
 def assign_task(session: Session, task_id: uuid.UUID, data: TaskAssign, *, actor: Actor) -> Task:
     """Replace a task's assignees; an inbox task becomes assigned, an emptied one returns."""
     actor = _acting(session, actor, data.by_agent_id)
-    row = _row(session, task_id)
+    row = _row(session, task_id, for_update=True)
     wanted = [a.agent_id for a in require_agents(session, data.agent_ids)]
     current = list(
         session.scalars(select(TaskAssigneeRow.agent_id).where(TaskAssigneeRow.task_id == task_id))
@@ -365,7 +371,7 @@ def assign_task(session: Session, task_id: uuid.UUID, data: TaskAssign, *, actor
 
 def update_task(session: Session, task_id: uuid.UUID, data: TaskUpdate, *, actor: Actor) -> Task:
     """Change a task's fields (not its status or assignees, which have their own routes)."""
-    row = _row(session, task_id)
+    row = _row(session, task_id, for_update=True)
     changes = data.model_dump(exclude_unset=True)
     for required in ("title", "description", "priority", "is_goal"):
         if required in changes and changes[required] is None:
@@ -416,7 +422,7 @@ def update_task(session: Session, task_id: uuid.UUID, data: TaskUpdate, *, actor
 
 def delete_task(session: Session, task_id: uuid.UUID, *, actor: Actor) -> None:
     """Delete a task and its thread; refused while it has subtasks."""
-    row = _row(session, task_id)
+    row = _row(session, task_id, for_update=True)
     subtasks = session.scalar(
         select(func.count()).select_from(TaskRow).where(TaskRow.parent_task_id == task_id)
     )

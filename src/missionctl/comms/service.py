@@ -30,10 +30,10 @@ from missionctl.comms.schemas import (
     NotificationFilter,
     NotificationKind,
 )
-from missionctl.storage import AttachmentStore
 from missionctl.db import utcnow
 from missionctl.errors import InvalidInput, NotFound, PayloadTooLarge
 from missionctl.events.service import DomainEvent, on_event, record_event
+from missionctl.storage import AttachmentStore
 
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z][A-Za-z0-9_-]{0,63})")
 EVERYONE = frozenset({"all", "everyone"})

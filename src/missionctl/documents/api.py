@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from missionctl.common import Page
+from missionctl.common import MAX_DB_INT, Page
 from missionctl.documents import service
 from missionctl.documents.schemas import (
     Document,
@@ -20,6 +20,7 @@ from missionctl.documents.schemas import (
 from missionctl.web.deps import Ctx, IfMatch
 
 router = APIRouter(prefix="/documents", tags=["documents"])
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Version number.")]
 
 
 def _with_etag(response: Response, version: int) -> None:
@@ -82,6 +83,6 @@ def list_versions(ctx: Ctx, document_id: uuid.UUID) -> list[DocumentVersion]:
 
 
 @router.get("/{document_id}/versions/{version}", summary="Get one version of a document")
-def get_version(ctx: Ctx, document_id: uuid.UUID, version: int) -> DocumentVersion:
+def get_version(ctx: Ctx, document_id: uuid.UUID, version: VersionNumber) -> DocumentVersion:
     with ctx.read() as session:
         return service.get_version(session, document_id, version)

@@ -48,6 +48,7 @@ class DocumentUpdate(Schema):
     expected_version: int | None = Field(
         default=None,
         ge=1,
+        le=2**31 - 1,
         description="Save only if the document is still at this version (else 409); "
         "the `If-Match` header does the same.",
     )

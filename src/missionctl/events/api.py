@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from missionctl.common import Page, PageLimit, QueryModel
+from missionctl.common import MAX_DB_BIGINT, Page, PageLimit, QueryModel
 from missionctl.events import service
 from missionctl.events.schemas import Event, EventFilter, Order
 from missionctl.web.deps import Ctx
@@ -23,7 +23,10 @@ class ActivityQuery(QueryModel):
         default=None, max_length=64, description="Exact type, or a prefix like `task.*`."
     )
     after: int | None = Field(
-        default=None, ge=0, description="Only events with a larger id (resume from here)."
+        default=None,
+        ge=0,
+        le=MAX_DB_BIGINT,
+        description="Only events with a larger id (resume from here).",
     )
     order: Order = Field(default=Order.NEWEST_FIRST, description="`desc` (default) or `asc`.")
     limit: PageLimit = Field(default=50, description="Page size (max 200).")

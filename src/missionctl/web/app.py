@@ -11,16 +11,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from missionctl import __version__, migrations
+from missionctl import models as _all_tables  # noqa: F401 - map every table before first use
 from missionctl.agents.api import router as agents_router
 from missionctl.board.api import router as tasks_router
 from missionctl.comms.api import notifications as notifications_router
 from missionctl.comms.api import router as messages_router
-from missionctl.storage import AttachmentStore
 from missionctl.db import Database
 from missionctl.documents.api import router as documents_router
 from missionctl.errors import MissionControlError
 from missionctl.events.api import router as activities_router
 from missionctl.settings import Settings
+from missionctl.storage import AttachmentStore
 from missionctl.web.deps import AppState, State
 from missionctl.web.problems import install_problem_handlers
 from missionctl.workspace.api import router as workspace_router

@@ -16,10 +16,10 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from missionctl.common import Actor
-from missionctl.storage import AttachmentStore
 from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG, Database
 from missionctl.errors import InvalidInput
 from missionctl.settings import Settings
+from missionctl.storage import AttachmentStore
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def if_match_version(
     if if_match is None:
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isascii() or not raw.isdigit() or int(raw) > 2**31 - 1:
         raise InvalidInput('If-Match must carry a version number, e.g. "3"', field="If-Match")
     return int(raw)
 

@@ -8,7 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from missionctl.errors import MissionControlError
@@ -112,6 +112,12 @@ async def _integrity(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data(request: Request, exc: Exception) -> JSONResponse:
+    # Schemas refuse what databases cannot store; this is the net under that, not the plan.
+    log.warning("database_rejected_value", path=request.url.path, error=str(exc).splitlines()[0])
+    return problem(422, "invalid_input", "Invalid input", "a value cannot be stored", request)
+
+
 async def _operational(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database_unavailable", path=request.url.path, error=str(exc).splitlines()[0])
     response = problem(
@@ -132,5 +138,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MissionControlError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(OperationalError, _operational)
     app.add_exception_handler(Exception, _unexpected)

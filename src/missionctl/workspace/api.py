@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from missionctl.common import MAX_DB_INT
 from missionctl.db import DEFAULT_TENANT_ID
 from missionctl.web.deps import Ctx, IfMatch, RequestContext
 from missionctl.workspace import service
@@ -19,6 +21,7 @@ from missionctl.workspace.schemas import (
 )
 
 router = APIRouter(tags=["workspace"])
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Version number.")]
 
 WORKING_MD_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {
@@ -84,7 +87,7 @@ def list_note_versions(ctx: Ctx) -> list[WorkingNotesVersion]:
 
 
 @router.get("/state/working-md/versions/{version}", summary="Get one version of the notes")
-def get_note_version(ctx: Ctx, version: int) -> WorkingNotesVersion:
+def get_note_version(ctx: Ctx, version: VersionNumber) -> WorkingNotesVersion:
     with ctx.read() as session:
         return service.get_note_version(session, version)
 

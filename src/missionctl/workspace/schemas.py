@@ -36,6 +36,7 @@ class WorkingNotesUpdate(Schema):
     expected_version: int | None = Field(
         default=None,
         ge=0,
+        le=2**31 - 1,
         description="The notes version this edit is based on; the `If-Match` header does the "
         "same. One of the two is required.",
     )

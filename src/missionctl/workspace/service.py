@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import all_agents, record_heartbeat, require_agents
@@ -122,7 +123,6 @@ def update_notes(
     current = session.scalar(select(func.max(WorkingNotesRow.version))) or 0
     if expected != current:
         raise VersionConflict("WORKING.md notes", expected, current)
-    # The (tenant, version) primary key makes a concurrent save of the same version fail.
     session.add(
         WorkingNotesRow(
             version=current + 1,
@@ -132,7 +132,11 @@ def update_notes(
             author_user_id=actor.user_id,
         )
     )
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # The (tenant, version) key: a concurrent save of the same version got there first.
+        raise VersionConflict("WORKING.md notes", expected, current + 1) from None
     record_event(
         session,
         "working_md.updated",

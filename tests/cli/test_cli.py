@@ -1,0 +1,382 @@
+"""The `missionctl` console script, run as a real process on a real data directory.
+
+Every command is a subprocess of the installed entry point, with only MISSIONCTL_DATA_DIR set (no
+inherited MISSIONCTL_* variable, no .env: the working directory is a fresh temporary one). `up`
+runs in the background on a free 127.0.0.1 port and is always stopped, SIGTERM then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import pytest
+
+from missionctl import __version__, migrations
+
+MISSIONCTL = Path(sys.executable).parent / "missionctl"
+COMMAND_TIMEOUT = 60
+READY_TIMEOUT = 20
+DEMO_TEAM = {"orchestrator", "researcher", "writer", "reviewer"}
+# uvicorn shuts down cleanly on SIGTERM and then re-raises the signal, so a graceful stop exits
+# with -SIGTERM (0 on older uvicorn); -SIGKILL means it had to be killed.
+GRACEFUL_EXIT = {0, -signal.SIGTERM}
+
+
+@pytest.fixture(scope="session")
+def bytecode_cache(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Where child processes cache bytecode: pytest's cache dir, outside the source tree.
+
+    Without it (PYTHONDONTWRITEBYTECODE is common in containers) every `missionctl` call
+    compiles FastAPI, SQLAlchemy and Alembic from source again, seconds each.
+    """
+    cache = getattr(request.config, "cache", None)
+    if cache is None:  # run with -p no:cacheprovider
+        return tmp_path_factory.mktemp("pycache")
+    return Path(cache.mkdir("missionctl-pycache"))
+
+
+@dataclass
+class Cli:
+    """`missionctl` bound to one data directory."""
+
+    data_dir: Path
+    workdir: Path
+    bytecode_cache: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("MISSIONCTL_")}
+        if "PYTHONPYCACHEPREFIX" not in env:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(self.bytecode_cache)
+        env["MISSIONCTL_DATA_DIR"] = str(self.data_dir)
+        env.update(extra)
+        return env
+
+    def __call__(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(MISSIONCTL), *args],
+            cwd=self.workdir,
+            env=self.env(**extra_env),
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+
+
+def succeeded(result: subprocess.CompletedProcess[str]) -> str:
+    """The stdout of a command that must have worked."""
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr}"
+    assert result.stderr == ""
+    return result.stdout
+
+
+def failed(result: subprocess.CompletedProcess[str], exit_code: int) -> str:
+    """The one `error: …` line of a command that must have failed with `exit_code`."""
+    assert result.returncode == exit_code, f"exit {result.returncode}: {result.stderr}"
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert result.stdout == ""
+    return lines[0]
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(succeeded(result))
+
+
+def make_cli(root: Path, bytecode_cache: Path) -> Cli:
+    workdir = root / "cwd"
+    workdir.mkdir()
+    return Cli(data_dir=root / "data", workdir=workdir, bytecode_cache=bytecode_cache)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, bytecode_cache: Path) -> Cli:
+    """`missionctl` on a data directory that does not exist yet."""
+    return make_cli(tmp_path, bytecode_cache)
+
+
+@dataclass
+class Workspace:
+    """A migrated data directory shared by the tests of this module, with one agent."""
+
+    cli: Cli
+    agent_id: str
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory, bytecode_cache: Path) -> Workspace:
+    cli = make_cli(tmp_path_factory.mktemp("workspace"), bytecode_cache)
+    assert succeeded(cli("db", "upgrade")).strip() == (
+        f"database at revision {migrations.head_revision()}"
+    )
+    out = succeeded(
+        cli("agents", "create", "scout", "--role", "Researcher", "-c", "research", "-c", "web")
+    )
+    match = re.fullmatch(r"created agent scout \(([0-9a-f-]{36})\)\n", out)
+    assert match, out
+    return Workspace(cli=cli, agent_id=match.group(1))
+
+
+@pytest.fixture(scope="module")
+def assigned_task(workspace: Workspace) -> str:
+    """A high-priority task created for the workspace's agent; its id."""
+    out = succeeded(
+        workspace.cli(
+            "tasks", "create", "Write the launch post", "--assignee", "scout", "--priority", "high"
+        )
+    )
+    match = re.fullmatch(r"created task ([0-9a-f-]{36}) in assigned: Write the launch post\n", out)
+    assert match, out
+    return match.group(1)
+
+
+# --- commands on a migrated data directory -------------------------------------------------------
+
+
+def test_a_created_agent_is_in_the_table(workspace: Workspace) -> None:
+    lines = succeeded(workspace.cli("agents", "list")).splitlines()
+    assert lines[0].split() == ["NAME", "ROLE", "STATUS", "CAPABILITIES", "MODEL", "ID"]
+    assert set(lines[1]) <= {"-", " "}
+    rows = [line.split() for line in lines[2:]]
+    assert rows == [["scout", "Researcher", "idle", "research,web", "offline", workspace.agent_id]]
+
+
+def test_agents_list_json(workspace: Workspace) -> None:
+    agents = as_json(workspace.cli("agents", "list", "--json"))
+    assert [a["name"] for a in agents] == ["scout"]
+    (scout,) = agents
+    assert scout["agent_id"] == workspace.agent_id
+    assert scout["role"] == "Researcher"
+    assert scout["capabilities"] == ["research", "web"]
+    assert scout["status"] == "idle"
+
+
+def test_a_duplicate_agent_name_is_one_error_line(workspace: Workspace) -> None:
+    line = failed(workspace.cli("agents", "create", "scout", "--role", "Other"), 4)
+    assert "scout" in line
+
+
+def test_a_task_with_an_assignee_starts_assigned(workspace: Workspace, assigned_task: str) -> None:
+    tasks = as_json(workspace.cli("tasks", "list", "--status", "assigned", "--json"))
+    assert [t["task_id"] for t in tasks] == [assigned_task]
+    (task,) = tasks
+    assert task["title"] == "Write the launch post"
+    assert task["status"] == "assigned"
+    assert task["priority"] == "high"
+    assert task["assignee_ids"] == [workspace.agent_id]
+    assert task["is_goal"] is False
+
+
+def test_tasks_show_prints_the_task_and_its_thread(
+    workspace: Workspace, assigned_task: str
+) -> None:
+    out = succeeded(workspace.cli("tasks", "show", assigned_task))
+
+    def field(name: str) -> str:
+        match = re.search(rf"^{name}\s+(.*)$", out, re.MULTILINE)
+        assert match, f"no {name!r} in:\n{out}"
+        return match.group(1)
+
+    assert field("id") == assigned_task
+    assert field("title") == "Write the launch post"
+    assert field("status") == "assigned"
+    assert field("priority") == "high"
+    assert field("goal") == "no"
+    assert field("assignees") == "scout"
+    assert "thread (0 message(s))" in out.splitlines()
+
+
+def test_tasks_show_refuses_a_malformed_id(workspace: Workspace) -> None:
+    line = failed(workspace.cli("tasks", "show", "not-a-uuid"), 2)
+    assert "not-a-uuid" in line
+
+
+def test_tasks_show_of_an_unknown_task_exits_3(workspace: Workspace) -> None:
+    unknown = str(uuid.uuid4())
+    line = failed(workspace.cli("tasks", "show", unknown), 3)
+    assert unknown in line
+
+
+def test_a_goal_lands_in_the_inbox(workspace: Workspace, assigned_task: str) -> None:
+    out = succeeded(workspace.cli("goal", "Write a brief about X"))
+    match = re.fullmatch(r"created goal ([0-9a-f-]{36}) in inbox: Write a brief about X\n", out)
+    assert match, out
+    goals = as_json(workspace.cli("tasks", "list", "--goals", "--json"))
+    # The assigned (non-goal) task exists too and must not be listed.
+    assert [g["task_id"] for g in goals] == [match.group(1)]
+    (goal,) = goals
+    assert goal["is_goal"] is True
+    assert goal["status"] == "inbox"
+    assert goal["title"] == "Write a brief about X"
+    assert goal["assignee_ids"] == []
+    assert assigned_task != goal["task_id"]
+
+
+# --- commands that must fail before doing anything -----------------------------------------------
+
+
+def test_a_command_before_db_upgrade_says_what_to_run(fresh: Cli) -> None:
+    result = fresh("agents", "list")
+    assert result.returncode != 0
+    line = failed(result, result.returncode)
+    assert "missionctl db upgrade" in line
+
+
+def test_a_bad_setting_exits_2_naming_the_variable(fresh: Cli) -> None:
+    line = failed(fresh("agents", "list", MISSIONCTL_PORT="abc"), 2)
+    assert "MISSIONCTL_PORT" in line
+    assert not fresh.data_dir.exists()  # it failed before touching anything
+
+
+def test_version(fresh: Cli) -> None:
+    assert succeeded(fresh("--version")) == f"missionctl {__version__}\n"
+
+
+# --- `missionctl up` -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A background `missionctl up` and a client for its API."""
+
+    process: subprocess.Popen[bytes]
+    api: httpx.Client
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL if it does not exit in time; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.api.close()
+        return self.process.returncode
+
+
+class StartUp(Protocol):
+    def __call__(self, cli: Cli, *args: str) -> Server: ...
+
+
+def wait_until_ready(server: Server) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        if server.process.poll() is not None:
+            pytest.fail(
+                f"`missionctl up` exited with {server.process.returncode}:\n{server.output()}"
+            )
+        try:
+            if server.api.get("/ready", timeout=1).status_code == 200:
+                # Ours, not a stranger that took the port first (then ours would have exited).
+                assert server.process.poll() is None, server.output()
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"`missionctl up` not ready after {READY_TIMEOUT}s:\n{server.output()}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def start_up() -> Iterator[StartUp]:
+    """Start `missionctl up` in the background and wait until it is ready; stops them all after."""
+    servers: list[Server] = []
+
+    def start(cli: Cli, *args: str) -> Server:
+        port = free_port()
+        log = cli.workdir / f"up-{len(servers)}.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                [str(MISSIONCTL), "up", "--port", str(port), *args],
+                cwd=cli.workdir,
+                env=cli.env(),
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        api = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", trust_env=False, timeout=10)
+        server = Server(process=process, api=api, log=log)
+        servers.append(server)
+        wait_until_ready(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def items(server: Server, path: str, **params: str) -> list[dict[str, Any]]:
+    response = server.api.get(path, params=params)
+    assert response.status_code == 200, response.text
+    body: list[dict[str, Any]] = response.json()["items"]
+    return body
+
+
+def test_up_seeds_the_demo_team_once(fresh: Cli, start_up: StartUp) -> None:
+    first = start_up(fresh)
+    agents = items(first, "/agents")
+    assert {a["name"] for a in agents} == DEMO_TEAM
+    assert len(agents) == 4
+    tasks = items(first, "/tasks")
+    assert len(tasks) == 1
+    assert tasks[0]["is_goal"] is True
+    assert tasks[0]["status"] == "inbox"
+    assert items(first, "/tasks", is_goal="true") == tasks
+
+    working_md = fresh.data_dir / "WORKING.md"
+    assert "@orchestrator" in working_md.read_text()
+    key_file = fresh.data_dir / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text()
+    assert len(key.strip()) >= 32
+
+    assert first.stop() in GRACEFUL_EXIT
+    assert "Seeded the demo team" in first.output()
+
+    second = start_up(fresh)
+    again = items(second, "/agents")
+    assert sorted(a["agent_id"] for a in again) == sorted(a["agent_id"] for a in agents)
+    assert [t["task_id"] for t in items(second, "/tasks")] == [tasks[0]["task_id"]]
+    assert key_file.read_text() == key  # the key survives restarts
+    assert second.stop() in GRACEFUL_EXIT
+    assert "Seeded" not in second.output()
+
+
+def test_up_without_the_demo_leaves_the_database_empty(fresh: Cli, start_up: StartUp) -> None:
+    server = start_up(fresh, "--no-demo")
+    assert items(server, "/agents") == []
+    assert items(server, "/tasks") == []
+    assert (fresh.data_dir / "WORKING.md").is_file()
+    assert "@orchestrator" not in (fresh.data_dir / "WORKING.md").read_text()
+    assert server.stop() in GRACEFUL_EXIT
+    assert "Seeded" not in server.output()

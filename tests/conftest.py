@@ -1,0 +1,149 @@
+"""Shared fixtures: a real server over real HTTP, on SQLite and on PostgreSQL.
+
+Every API test runs twice, once per database (`backend` is parametrised). Each backend gets one
+migrated database and one uvicorn server per test process; tables are emptied before each test.
+PostgreSQL needs MISSIONCTL_TEST_POSTGRES_URL; CI sets it together with
+MISSIONCTL_TEST_REQUIRE_POSTGRES=1, which turns a missing server into a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, delete, text
+from sqlalchemy.engine import make_url
+
+from missionctl import migrations
+from missionctl.db import DEFAULT_TENANT_ID, Database, make_engine
+from missionctl.models import TenantRow, metadata
+from missionctl.settings import Settings, load_settings
+from missionctl.web.app import create_app
+
+POSTGRES_URL = os.environ.get("MISSIONCTL_TEST_POSTGRES_URL", "")
+REQUIRE_POSTGRES = os.environ.get("MISSIONCTL_TEST_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", "postgres"]
+
+
+@dataclass
+class Backend:
+    """A migrated database and the settings that point at it."""
+
+    name: str
+    settings: Settings
+    db: Database
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def postgres_database(name: str) -> str:
+    """Create (or recreate) a PostgreSQL database and return its psycopg URL."""
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("MISSIONCTL_TEST_POSTGRES_URL is not set but PostgreSQL is required")
+        pytest.skip("PostgreSQL tests need MISSIONCTL_TEST_POSTGRES_URL")
+    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+def make_backend(name: str, data_dir: Path) -> Backend:
+    """A freshly migrated database of the given kind, with its data dir."""
+    if name == "postgres":
+        url = postgres_database(f"mc_test_{_worker()}_{uuid.uuid4().hex[:8]}")
+    else:
+        url = f"sqlite:///{data_dir / 'missionctl.db'}"
+    settings = load_settings(data_dir=data_dir, database_url=url, secret_key="x" * 48)
+    db = Database(make_engine(settings.resolved_database_url, pool_size=5))
+    migrations.upgrade(db.engine)
+    return Backend(name=name, settings=settings, db=db)
+
+
+def reset(db: Database) -> None:
+    """Empty every table but keep the default tenant, as after a fresh migration."""
+    tables = [t for t in reversed(metadata.sorted_tables) if t.name != "tenants"]
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            # Tasks point at tasks (parents); check foreign keys once, at commit.
+            connection.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+            for table in tables:
+                connection.execute(table.delete())
+        connection.execute(
+            delete(TenantRow.__table__).where(TenantRow.tenant_id != DEFAULT_TENANT_ID)
+        )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    """A migrated database per kind, shared by the tests of one process."""
+    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
+    backend = make_backend(request.param, data_dir)
+    yield backend
+    backend.db.dispose()
+
+
+class ServerThread:
+    """uvicorn serving an app on a pre-bound 127.0.0.1 socket, in a thread."""
+
+    def __init__(self, app: object) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none")  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+@pytest.fixture(scope="session")
+def server(backend: Backend) -> Iterator[str]:
+    """The base URL of a real Mission Control server on the backend's database."""
+    app = create_app(backend.settings, backend.db)
+    with ServerThread(app) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def api(server: str, backend: Backend) -> Iterator[httpx.Client]:
+    """An HTTP client on an emptied database."""
+    reset(backend.db)
+    with httpx.Client(base_url=f"{server}/api/v1", timeout=30) as client:
+        yield client
