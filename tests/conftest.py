@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
@@ -41,6 +42,7 @@ class Backend:
     name: str
     settings: Settings
     db: Database
+    app: FastAPI | None = None
 
 
 def _worker() -> str:
@@ -136,7 +138,7 @@ class ServerThread:
 @pytest.fixture(scope="session")
 def server(backend: Backend) -> Iterator[str]:
     """The base URL of a real Mission Control server on the backend's database."""
-    app = create_app(backend.settings, backend.db)
+    app = backend.app = create_app(backend.settings, backend.db)
     with ServerThread(app) as base_url:
         yield base_url
 

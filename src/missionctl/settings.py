@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = Field(
         default=10, description="Connections kept per process (PostgreSQL)."
     )
+    response_cache: bool = Field(
+        default=True,
+        description="Cache hot list responses, validated by the event log (SQLite only; see "
+        "web/cache.py). Off: every request reads the database.",
+    )
+    web_threads: Annotated[int, Field(ge=1, le=256)] = Field(
+        default=4,
+        description="Threads per API process for request handlers. Few is faster: handlers are "
+        "short and CPU-bound, and more threads only contend for the GIL.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
 
     @field_validator("log_level")

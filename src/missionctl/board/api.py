@@ -17,15 +17,17 @@ from missionctl.board.schemas import (
     TaskUpdate,
 )
 from missionctl.common import Page
+from missionctl.web.cache import cached_json
 from missionctl.web.deps import Ctx
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
-@router.get("", summary="List tasks")
-def list_tasks(ctx: Ctx, query: Annotated[TaskFilter, Query()]) -> Page[Task]:
-    with ctx.read() as session:
-        return service.list_tasks(session, query)
+@router.get("", summary="List tasks", response_model=Page[Task])
+async def list_tasks(ctx: Ctx, query: Annotated[TaskFilter, Query()]) -> Response:
+    return await cached_json(
+        ctx, ("tasks", query.model_dump_json()), lambda session: service.list_tasks(session, query)
+    )
 
 
 @router.post("", status_code=201, summary="Create a task or goal")

@@ -7,7 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select
+from pydantic import TypeAdapter
+from sqlalchemy import bindparam, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import require_agents
@@ -59,32 +60,46 @@ def _row(session: Session, task_id: uuid.UUID, *, for_update: bool = False) -> T
     return row
 
 
+TASK_KEYS = tuple(column.key for column in TASK_COLUMNS)
+TASK_LIST = TypeAdapter(list[Task])
+_assignees = TaskAssigneeRow.__table__.c
+_dependencies = TaskDependencyRow.__table__.c
+# Children of tasks already scoped to the tenant: plain Core on the session's connection, which
+# skips the ORM's per-row bookkeeping (a third of a list request's time).
+ASSIGNEES_OF = (
+    select(_assignees.task_id, _assignees.agent_id)
+    .where(_assignees.task_id.in_(bindparam("task_ids", expanding=True)))
+    .order_by(_assignees.assigned_at, _assignees.agent_id)
+)
+DEPENDENCIES_OF = (
+    select(_dependencies.task_id, _dependencies.depends_on_task_id)
+    .where(_dependencies.task_id.in_(bindparam("task_ids", expanding=True)))
+    .order_by(_dependencies.depends_on_task_id)
+)
+
+
 def _assemble(session: Session, rows: Sequence[Any]) -> list[Task]:
-    # rows: TaskRow objects or Row tuples of TASK_COLUMNS; both expose the same attributes.
-    """Tasks with their assignees and dependencies, two queries for the whole page."""
-    ids = [row.task_id for row in rows]
+    """Tasks with their assignees and dependencies: two queries and one validation per page.
+
+    `rows` are TaskRow objects or Row tuples of TASK_COLUMNS; both expose the same attributes.
+    """
+    if not rows:
+        return []
+    task_ids = {"task_ids": [row.task_id for row in rows]}
+    connection = session.connection()
     assignees: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for task_id, agent_id in connection.execute(ASSIGNEES_OF, task_ids):
+        assignees[task_id].append(agent_id)
     depends_on: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    if ids:
-        for task_id, agent_id in session.execute(
-            select(TaskAssigneeRow.task_id, TaskAssigneeRow.agent_id)
-            .where(TaskAssigneeRow.task_id.in_(ids))
-            .order_by(TaskAssigneeRow.assigned_at, TaskAssigneeRow.agent_id)
-        ):
-            assignees[task_id].append(agent_id)
-        for task_id, dependency_id in session.execute(
-            select(TaskDependencyRow.task_id, TaskDependencyRow.depends_on_task_id)
-            .where(TaskDependencyRow.task_id.in_(ids))
-            .order_by(TaskDependencyRow.depends_on_task_id)
-        ):
-            depends_on[task_id].append(dependency_id)
-    tasks = []
+    for task_id, dependency_id in connection.execute(DEPENDENCIES_OF, task_ids):
+        depends_on[task_id].append(dependency_id)
+    fields = []
     for row in rows:
-        fields = {column.key: getattr(row, column.key) for column in TASK_COLUMNS}
-        fields["assignee_ids"] = assignees[row.task_id]
-        fields["depends_on"] = depends_on[row.task_id]
-        tasks.append(Task.model_validate(fields))
-    return tasks
+        item = {key: getattr(row, key) for key in TASK_KEYS}
+        item["assignee_ids"] = assignees[row.task_id]
+        item["depends_on"] = depends_on[row.task_id]
+        fields.append(item)
+    return TASK_LIST.validate_python(fields)
 
 
 def get_task(session: Session, task_id: uuid.UUID) -> Task:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 
 from missionctl import __version__
 from missionctl.bootstrap import configure_logging, prepare, seed_demo
+from missionctl.cli.workers import supervise
 from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG
 from missionctl.settings import Settings, load_settings
 from missionctl.web.app import create_app
@@ -76,12 +77,14 @@ def api(
     typer.echo(
         f"Mission Control API on http://{settings.host}:{settings.port} ({workers} worker(s))"
     )
+    if workers > 1:
+        supervise(workers, settings.host, settings.port, settings.log_level)
+        return
     uvicorn.run(
         "missionctl.web.main:app_factory",
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=workers,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
     )

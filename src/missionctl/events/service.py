@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from missionctl.common import Actor, Page, decode_int_cursor, encode_cursor
@@ -113,3 +113,8 @@ def list_events(session: Session, event_filter: EventFilter) -> Page[Event]:
     items = [Event.model_validate(row) for row in rows[: event_filter.limit]]
     next_cursor = encode_cursor(items[-1].event_id) if len(rows) > event_filter.limit else None
     return Page[Event](items=items, next_cursor=next_cursor)
+
+
+def latest_event_id(session: Session) -> int:
+    """The tenant's newest event id (0 before the first event): a version of all its state."""
+    return session.scalar(select(func.max(EventRow.event_id))) or 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
@@ -22,6 +23,7 @@ from missionctl.errors import MissionControlError
 from missionctl.events.api import router as activities_router
 from missionctl.settings import Settings
 from missionctl.storage import AttachmentStore
+from missionctl.web.cache import ResponseCache, SqliteRevisions
 from missionctl.web.deps import AppState, State
 from missionctl.web.problems import install_problem_handlers
 from missionctl.workspace.api import router as workspace_router
@@ -84,7 +86,10 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         yield
+        if state.cache is not None:
+            state.cache.close()
         db.dispose()
 
     app = FastAPI(
@@ -96,8 +101,14 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.mission_control = AppState(
-        settings=settings, db=db, store=AttachmentStore(settings.data_dir / "attachments")
+    state = app.state.mission_control = AppState(
+        settings=settings,
+        db=db,
+        store=AttachmentStore(settings.data_dir / "attachments"),
+        # Valid only where event ids commit in order: see web/cache.py.
+        cache=ResponseCache(SqliteRevisions(db.engine))
+        if settings.response_cache and db.engine.dialect.name == "sqlite"
+        else None,
     )
     install_problem_handlers(app)
     for router in (

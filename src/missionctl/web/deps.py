@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
@@ -19,16 +19,20 @@ from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG, Database
 from missionctl.errors import InvalidInput
 from missionctl.settings import Settings
+
+if TYPE_CHECKING:
+    from missionctl.web.cache import ResponseCache
 from missionctl.storage import AttachmentStore
 
 
 @dataclass(frozen=True)
 class AppState:
-    """What the app holds for its lifetime: settings, database, attachment store."""
+    """What the app holds for its lifetime: settings, database, attachment store, cache."""
 
     settings: Settings
     db: Database
     store: AttachmentStore
+    cache: ResponseCache | None = None
 
 
 @dataclass(frozen=True)
@@ -53,16 +57,17 @@ class RequestContext:
             yield session
 
 
-def get_app_state(request: Request) -> AppState:
+# Dependencies are `async def` on purpose: a sync one would cost a thread-pool hop per request.
+async def get_app_state(request: Request) -> AppState:
     """The running app's state."""
     state: AppState = request.app.state.mission_control
     return state
 
 
-def get_context(request: Request) -> RequestContext:
+async def get_context(request: Request) -> RequestContext:
     """The request's context. Until identity lands, everyone is the local operator."""
     return RequestContext(
-        app=get_app_state(request),
+        app=request.app.state.mission_control,
         tenant_id=DEFAULT_TENANT_ID,
         tenant_slug=DEFAULT_TENANT_SLUG,
         actor=Actor.user(),
@@ -73,7 +78,7 @@ Ctx = Annotated[RequestContext, Depends(get_context)]
 State = Annotated[AppState, Depends(get_app_state)]
 
 
-def if_match_version(
+async def if_match_version(
     if_match: Annotated[
         str | None,
         Header(max_length=64, description='Version the change is based on, e.g. `"3"`.'),
