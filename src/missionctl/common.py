@@ -55,6 +55,14 @@ def _storable(value: Any) -> Any:
 UTCDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
+def _assume_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Timestamps read back from the store: always UTC (SQLite hands them over without a zone).
+StoredUTC = Annotated[datetime, AfterValidator(_assume_utc)]
+
+
 class ActorKind(StrEnum):
     """Who did something."""
 

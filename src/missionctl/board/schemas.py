@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from missionctl.board.transitions import TaskStatus
-from missionctl.common import ActorKind, PageLimit, QueryModel, Schema, UTCDatetime
+from missionctl.common import ActorKind, PageLimit, QueryModel, Schema, StoredUTC, UTCDatetime
 
 __all__ = [
     "Task",
@@ -113,10 +112,10 @@ class Task(BaseModel):
     created_by_kind: ActorKind = Field(description="Who created it: user, agent or system.")
     created_by_agent_id: uuid.UUID | None = Field(description="Creating agent, if an agent.")
     created_by_user_id: uuid.UUID | None = Field(description="Creating user, if known.")
-    due_at: datetime | None = Field(description="Deadline (UTC).")
-    completed_at: datetime | None = Field(description="When it reached done (UTC).")
-    created_at: datetime = Field(description="Creation time (UTC).")
-    updated_at: datetime = Field(description="Last change (UTC).")
+    due_at: StoredUTC | None = Field(description="Deadline (UTC).")
+    completed_at: StoredUTC | None = Field(description="When it reached done (UTC).")
+    created_at: StoredUTC = Field(description="Creation time (UTC).")
+    updated_at: StoredUTC = Field(description="Last change (UTC).")
 
 
 class TaskFilter(QueryModel):
