@@ -8,14 +8,12 @@ from __future__ import annotations
 import logging
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missionctl import migrations
 from missionctl import models as _all_tables  # noqa: F401 - map every table before first use
-from missionctl.agents.models import AgentRow
-from missionctl.agents.schemas import AgentCreate
-from missionctl.agents.service import create_agent
+from missionctl.agents.schemas import AgentCreate, AgentFilter
+from missionctl.agents.service import create_agent, list_agents
 from missionctl.board.schemas import TaskCreate, TaskPriority
 from missionctl.board.service import create_task
 from missionctl.common import Actor
@@ -89,7 +87,7 @@ def prepare(settings: Settings) -> Database:
 
 def is_empty(session: Session) -> bool:
     """True when the tenant has no agents yet."""
-    return session.scalar(select(AgentRow.agent_id).limit(1)) is None
+    return not list_agents(session, AgentFilter(limit=1)).items
 
 
 def seed_demo(db: Database) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -135,6 +136,22 @@ def encode_cursor(value: uuid.UUID | int) -> str:
     """An opaque cursor for the last key of a page."""
     raw = value.bytes if isinstance(value, uuid.UUID) else str(value).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+R = TypeVar("R")
+
+
+def split_page(
+    rows: Sequence[R], limit: int, key: Callable[[R], uuid.UUID | int]
+) -> tuple[Sequence[R], str | None]:
+    """The rows of a page and the cursor of the next, from a query that fetched `limit + 1`.
+
+    The extra row only tells that there is more; the cursor is the key of the last row kept.
+    """
+    if len(rows) <= limit:
+        return rows, None
+    kept = rows[:limit]
+    return kept, encode_cursor(key(kept[-1]))
 
 
 def decode_uuid_cursor(cursor: str) -> uuid.UUID:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from missionctl.agents.models import AgentRow
 from missionctl.agents.schemas import Agent, AgentCreate, AgentFilter, AgentStatus, AgentUpdate
-from missionctl.common import Actor, Page, decode_uuid_cursor, encode_cursor
+from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
 from missionctl.db import utcnow
 from missionctl.errors import AlreadyExists, InvalidInput, NotFound
 from missionctl.events.service import record_event
@@ -94,8 +94,7 @@ def list_agents(session: Session, agent_filter: AgentFilter) -> Page[Agent]:
     if agent_filter.capability:
         # Capabilities are a JSON list: filter in Python, agents per tenant are few.
         rows = [row for row in rows if agent_filter.capability in row.capabilities]
-    page = rows[: agent_filter.limit]
-    next_cursor = encode_cursor(page[-1].agent_id) if len(rows) > agent_filter.limit else None
+    page, next_cursor = split_page(rows, agent_filter.limit, lambda row: row.agent_id)
     return Page[Agent](items=[Agent.model_validate(r) for r in page], next_cursor=next_cursor)
 
 

@@ -23,12 +23,12 @@ from missionctl.board.schemas import (
     TaskUpdate,
 )
 from missionctl.board.transitions import TaskFacts, TaskStatus, check_transition
-from missionctl.common import Actor, ActorKind, Page, decode_uuid_cursor, encode_cursor
+from missionctl.common import Actor, ActorKind, Page, decode_uuid_cursor, split_page
 from missionctl.db import new_id, utcnow
 from missionctl.errors import Conflict, InvalidInput, NotFound
 from missionctl.events.service import record_event
 
-# Column-only selects: no ORM identity bookkeeping on the board's hot path.
+# What a Task is read from (as raw columns, below): no ORM objects on the board's hot path.
 TASK_COLUMNS = (
     TaskRow.task_id,
     TaskRow.title,
@@ -149,12 +149,8 @@ def list_tasks(session: Session, task_filter: TaskFilter) -> Page[Task]:
     if task_filter.cursor:
         query = query.where(TaskRow.task_id < decode_uuid_cursor(task_filter.cursor))
     rows = session.execute(query.order_by(TaskRow.task_id.desc()).limit(task_filter.limit + 1))
-    page = rows.all()
-    has_more = len(page) > task_filter.limit
-    items = _assemble(session, page[: task_filter.limit])
-    return Page[Task](
-        items=items, next_cursor=encode_cursor(items[-1].task_id) if has_more else None
-    )
+    page, next_cursor = split_page(rows.all(), task_filter.limit, lambda row: row.task_id)
+    return Page[Task](items=_assemble(session, page), next_cursor=next_cursor)
 
 
 def count_by_status(session: Session) -> dict[TaskStatus, int]:

@@ -11,13 +11,7 @@ from sqlalchemy.orm import Session
 
 from missionctl.agents.service import agents_by_name, all_agents, get_agent, require_agents
 from missionctl.board.service import get_task
-from missionctl.common import (
-    Actor,
-    ActorKind,
-    Page,
-    decode_uuid_cursor,
-    encode_cursor,
-)
+from missionctl.common import Actor, ActorKind, Page, decode_uuid_cursor, split_page
 from missionctl.comms.models import AttachmentRow, MessageRow, NotificationRow
 from missionctl.comms.schemas import (
     Attachment,
@@ -197,11 +191,8 @@ def list_messages(
     rows = list(
         session.scalars(query.order_by(MessageRow.message_id).limit(message_filter.limit + 1))
     )
-    items = _messages(session, rows[: message_filter.limit])
-    has_more = len(rows) > message_filter.limit
-    return Page[Message](
-        items=items, next_cursor=encode_cursor(items[-1].message_id) if has_more else None
-    )
+    page, next_cursor = split_page(rows, message_filter.limit, lambda row: row.message_id)
+    return Page[Message](items=_messages(session, list(page)), next_cursor=next_cursor)
 
 
 def get_attachment(session: Session, attachment_id: uuid.UUID) -> Attachment:
@@ -244,11 +235,9 @@ def list_notifications(
     rows = list(
         session.scalars(query.order_by(NotificationRow.notification_id.desc()).limit(limit + 1))
     )
-    items = [Notification.model_validate(row) for row in rows[:limit]]
-    has_more = len(rows) > limit
-    return Page[Notification](
-        items=items, next_cursor=encode_cursor(items[-1].notification_id) if has_more else None
-    )
+    page, next_cursor = split_page(rows, limit, lambda row: row.notification_id)
+    items = [Notification.model_validate(row) for row in page]
+    return Page[Notification](items=items, next_cursor=next_cursor)
 
 
 def mark_read(session: Session, notification_id: uuid.UUID) -> Notification:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from missionctl.agents.service import require_agents
 from missionctl.board.service import get_task
-from missionctl.common import Actor, Page, decode_uuid_cursor, encode_cursor
+from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
 from missionctl.db import utcnow
 from missionctl.documents.models import DocumentRow, DocumentVersionRow
 from missionctl.documents.schemas import (
@@ -112,11 +112,9 @@ def list_documents(session: Session, document_filter: DocumentFilter) -> Page[Do
         query = query.where(DocumentRow.document_id < decode_uuid_cursor(document_filter.cursor))
     limit = document_filter.limit
     rows = list(session.scalars(query.order_by(DocumentRow.document_id.desc()).limit(limit + 1)))
-    items = [DocumentSummary.model_validate(row) for row in rows[:limit]]
-    has_more = len(rows) > limit
-    return Page[DocumentSummary](
-        items=items, next_cursor=encode_cursor(items[-1].document_id) if has_more else None
-    )
+    page, next_cursor = split_page(rows, limit, lambda row: row.document_id)
+    items = [DocumentSummary.model_validate(row) for row in page]
+    return Page[DocumentSummary](items=items, next_cursor=next_cursor)
 
 
 def update_document(

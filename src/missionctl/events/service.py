@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from missionctl.common import Actor, Page, decode_int_cursor, encode_cursor
+from missionctl.common import Actor, Page, decode_int_cursor, split_page
 from missionctl.events.models import EventRow
 from missionctl.events.schemas import Event, EventFilter, Order
 
@@ -110,9 +110,8 @@ def list_events(session: Session, event_filter: EventFilter) -> Page[Event]:
         query = query.where(EventRow.event_id < last if newest_first else EventRow.event_id > last)
     order = EventRow.event_id.desc() if newest_first else EventRow.event_id.asc()
     rows = session.scalars(query.order_by(order).limit(event_filter.limit + 1)).all()
-    items = [Event.model_validate(row) for row in rows[: event_filter.limit]]
-    next_cursor = encode_cursor(items[-1].event_id) if len(rows) > event_filter.limit else None
-    return Page[Event](items=items, next_cursor=next_cursor)
+    page, next_cursor = split_page(rows, event_filter.limit, lambda row: row.event_id)
+    return Page[Event](items=[Event.model_validate(row) for row in page], next_cursor=next_cursor)
 
 
 def latest_event_id(session: Session) -> int:
