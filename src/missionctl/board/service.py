@@ -149,7 +149,10 @@ def list_tasks(session: Session, task_filter: TaskFilter) -> Page[Task]:
     if task_filter.cursor:
         query = query.where(TaskRow.task_id < decode_uuid_cursor(task_filter.cursor))
     rows = session.execute(query.order_by(TaskRow.task_id.desc()).limit(task_filter.limit + 1))
-    page, next_cursor = split_page(rows.all(), task_filter.limit, lambda row: row.task_id)
+    # Raw ids: a UUID on PostgreSQL, 32 hex digits on SQLite.
+    page, next_cursor = split_page(
+        rows.all(), task_filter.limit, lambda row: uuid.UUID(str(row.task_id))
+    )
     return Page[Task](items=_assemble(session, page), next_cursor=next_cursor)
 
 
