@@ -49,21 +49,31 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def _admin_execute(statement: str) -> None:
+    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
 def postgres_database(name: str) -> str:
     """Create (or recreate) a PostgreSQL database and return its psycopg URL."""
     if not POSTGRES_URL:
         if REQUIRE_POSTGRES:
             pytest.fail("MISSIONCTL_TEST_POSTGRES_URL is not set but PostgreSQL is required")
         pytest.skip("PostgreSQL tests need MISSIONCTL_TEST_POSTGRES_URL")
-    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return admin_url.set(database=name).render_as_string(hide_password=False)
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_execute(f'CREATE DATABASE "{name}"')
+    url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop a database made by `postgres_database`."""
+    _admin_execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def make_backend(name: str, data_dir: Path) -> Backend:
@@ -104,6 +114,8 @@ def backend(
     backend = make_backend(request.param, data_dir)
     yield backend
     backend.db.dispose()
+    if backend.name == "postgres":
+        drop_postgres_database(backend.settings.resolved_database_url)
 
 
 class ServerThread:

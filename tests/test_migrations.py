@@ -13,8 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, inspect, select, text
 
 from missionctl import migrations
 from missionctl.agents.models import AgentRow
@@ -23,21 +22,9 @@ from missionctl.agents.service import create_agent, list_agents
 from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG, Database, make_engine
 from missionctl.models import TenantRow, metadata
-from tests.conftest import BACKENDS, POSTGRES_URL, postgres_database
+from tests.conftest import BACKENDS, drop_postgres_database, postgres_database
 
 MISSIONCTL = Path(sys.executable).parent / "missionctl"
-
-
-def _drop_postgres_database(url: str) -> None:
-    name = make_url(url).database
-    admin = create_engine(
-        make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -53,7 +40,7 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
     finally:
         engine.dispose()
         if request.param == "postgres":
-            _drop_postgres_database(url)
+            drop_postgres_database(url)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
