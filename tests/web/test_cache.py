@@ -79,3 +79,21 @@ def test_lru_and_newer_entries_win(tmp_path: Path) -> None:
     finally:
         cache.close()
         engine.dispose()
+
+
+def test_a_hit_is_the_same_response_as_the_miss(api: httpx.Client, backend: Backend) -> None:
+    w = agent(api, "writer")
+    task(api, "a", assignee_ids=[w["agent_id"]], due_at="2030-01-01T00:00:00Z")
+    task(api, "b")
+    params = {"limit": 1, "status": "assigned"}
+    first = api.get("/tasks", params=params)
+    second = api.get("/tasks", params=params)
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    assert first.headers["content-type"] == second.headers["content-type"] == "application/json"
+    assert first.json()["items"][0]["due_at"] == "2030-01-01T00:00:00Z"
+    # A different spelling of the query is a different entry, answered correctly too.
+    assert api.get("/tasks?status=assigned&limit=1").json() == first.json()
+    # Invalid queries are never cached: the second is refused like the first.
+    assert api.get("/tasks", params={"limit": 0}).status_code == 422
+    assert api.get("/tasks", params={"limit": 0}).status_code == 422

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from missionctl.board import service
 from missionctl.board.schemas import (
@@ -24,10 +24,8 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 @router.get("", summary="List tasks", response_model=Page[Task])
-async def list_tasks(ctx: Ctx, query: Annotated[TaskFilter, Query()]) -> Response:
-    return await cached_json(
-        ctx, ("tasks", query.model_dump_json()), lambda session: service.list_tasks(session, query)
-    )
+async def list_tasks(ctx: Ctx, request: Request, query: Annotated[TaskFilter, Query()]) -> Response:
+    return await cached_json(ctx, request, lambda session: service.list_tasks(session, query))
 
 
 @router.post("", status_code=201, summary="Create a task or goal")

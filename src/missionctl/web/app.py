@@ -23,7 +23,7 @@ from missionctl.errors import MissionControlError
 from missionctl.events.api import router as activities_router
 from missionctl.settings import Settings
 from missionctl.storage import AttachmentStore
-from missionctl.web.cache import ResponseCache, SqliteRevisions
+from missionctl.web.cache import CachedReads, ResponseCache, SqliteRevisions
 from missionctl.web.deps import AppState, State
 from missionctl.web.problems import install_problem_handlers
 from missionctl.workspace.api import router as workspace_router
@@ -111,6 +111,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         else None,
     )
     install_problem_handlers(app)
+    app.add_middleware(CachedReads, state=state)
     for router in (
         system,
         agents_router,

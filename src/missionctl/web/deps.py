@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.types import Scope
 
 from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG, Database
@@ -64,11 +65,19 @@ async def get_app_state(request: Request) -> AppState:
     return state
 
 
+def tenant_for(_scope: Scope) -> uuid.UUID:
+    """The tenant a request acts in (also keys the response cache, which runs before routing).
+
+    Until identity lands every request acts in the default tenant.
+    """
+    return DEFAULT_TENANT_ID
+
+
 async def get_context(request: Request) -> RequestContext:
     """The request's context. Until identity lands, everyone is the local operator."""
     return RequestContext(
         app=request.app.state.mission_control,
-        tenant_id=DEFAULT_TENANT_ID,
+        tenant_id=tenant_for(request.scope),
         tenant_slug=DEFAULT_TENANT_SLUG,
         actor=Actor.user(),
     )
