@@ -60,7 +60,13 @@ def test_every_schema_field_and_parameter_has_a_description(api: httpx.Client) -
 
 def test_docs_page_and_root_redirect(api: httpx.Client) -> None:
     base = str(api.base_url).rstrip("/").removesuffix("/api/v1")
-    assert httpx.get(f"{base}/docs").status_code == 200
+    docs = httpx.get(f"{base}/docs")
+    assert docs.status_code == 200
+    # Offline: every script and stylesheet comes from this server, none from a CDN.
+    assert "https://" not in docs.text and "http://" not in docs.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs/assets/{asset}" in docs.text
+        assert httpx.get(f"{base}/docs/assets/{asset}").status_code == 200
     root = httpx.get(f"{base}/", follow_redirects=False)
     assert root.status_code == 307 and root.headers["location"] == "/docs"
 

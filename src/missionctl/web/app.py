@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
@@ -92,13 +93,15 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
             state.cache.close()
         db.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI from the package, not a CDN: nothing leaves the machine.
+    app = FastAPIOffline(
         title="Mission Control",
         version=__version__,
         description="A self-hosted control plane for teams of AI agents.",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        static_url="/docs/assets",
         lifespan=lifespan,
     )
     state = app.state.mission_control = AppState(
