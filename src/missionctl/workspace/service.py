@@ -195,6 +195,7 @@ def write_mirror(path: Path, content: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
+        os.chmod(temp_name, 0o644)  # mkstemp makes it private; WORKING.md is for reading
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
