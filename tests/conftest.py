@@ -25,8 +25,11 @@ from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
 from missionctl import migrations
-from missionctl.db import DEFAULT_TENANT_ID, Database, make_engine
+from missionctl.db import DEFAULT_TENANT_ID, Database, make_engine, utcnow
+from missionctl.identity.credentials import encode_access_token, hash_password
+from missionctl.identity.models import MembershipRow, UserRow
 from missionctl.models import TenantRow, metadata
+from missionctl.permissions import Role
 from missionctl.settings import Settings, load_settings
 from missionctl.web.app import create_app
 
@@ -155,9 +158,45 @@ def server(backend: Backend) -> Iterator[str]:
         yield base_url
 
 
+TEST_PASSWORD = "correct horse battery staple"
+# One argon2 hash per test process: hashing is slow on purpose, and every test needs users.
+_PASSWORD_HASH = hash_password(TEST_PASSWORD)
+
+
+def make_user(
+    backend: Backend, role: Role, email: str | None = None, tenant_id: uuid.UUID = DEFAULT_TENANT_ID
+) -> tuple[uuid.UUID, str]:
+    """A user with `role` in the tenant (password TEST_PASSWORD) and an access token for them."""
+    email = email or f"{role.value}-{uuid.uuid4().hex[:6]}@example.com"
+    with backend.db.transaction(None) as session:
+        user = UserRow(email=email, password_hash=_PASSWORD_HASH)
+        session.add(user)
+        session.flush()
+        session.add(MembershipRow(tenant_id=tenant_id, user_id=user.user_id, role=role.value))
+        slug = session.get(TenantRow, tenant_id).slug  # type: ignore[union-attr]
+    token, _expires = encode_access_token(
+        backend.settings.secret_key or "", user.user_id, tenant_id, slug, role.value, utcnow()
+    )
+    return user.user_id, token
+
+
+def client_for(server: str, token: str | None) -> httpx.Client:
+    """An HTTP client on the API, signed in with `token` (or anonymous)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=f"{server}/api/v1", timeout=30, headers=headers)
+
+
 @pytest.fixture
 def api(server: str, backend: Backend) -> Iterator[httpx.Client]:
-    """An HTTP client on an emptied database."""
+    """An HTTP client signed in as an admin, on an emptied database."""
     reset(backend.db)
-    with httpx.Client(base_url=f"{server}/api/v1", timeout=30) as client:
+    _user_id, token = make_user(backend, Role.ADMIN, "admin@example.com")
+    with client_for(server, token) as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous(server: str) -> Iterator[httpx.Client]:
+    """An HTTP client without credentials."""
+    with client_for(server, None) as client:
         yield client

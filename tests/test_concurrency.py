@@ -13,7 +13,7 @@ def test_concurrent_creates_all_land_with_one_event_each(api: httpx.Client) -> N
     base = str(api.base_url)
 
     def create(i: int) -> int:
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=base, timeout=30, headers=api.headers) as client:
             return client.post("/tasks", json={"title": f"t{i}"}).status_code
 
     with ThreadPoolExecutor(max_workers=12) as pool:
@@ -29,7 +29,7 @@ def test_racing_notes_saves_of_one_version_let_exactly_one_win(api: httpx.Client
     base = str(api.base_url)
 
     def save(i: int) -> int:
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=base, timeout=30, headers=api.headers) as client:
             response = client.put(
                 "/state/working-md", json={"notes": f"n{i}"}, headers={"If-Match": '"0"'}
             )
@@ -49,7 +49,7 @@ def test_racing_assignments_keep_a_consistent_board(api: httpx.Client) -> None:
     base = str(api.base_url)
 
     def assign(i: int) -> int:
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=base, timeout=30, headers=api.headers) as client:
             chosen = [agents[i % 4]]
             return client.post(
                 f"/tasks/{t['task_id']}/assign", json={"agent_ids": chosen}

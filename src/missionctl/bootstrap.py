@@ -6,6 +6,9 @@ Sits above the domains and below the entry points (web, cli), which both call it
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+from pathlib import Path
 
 import structlog
 from sqlalchemy.orm import Session
@@ -17,7 +20,10 @@ from missionctl.agents.service import create_agent, list_agents
 from missionctl.board.schemas import TaskCreate, TaskPriority
 from missionctl.board.service import create_task
 from missionctl.common import Actor
-from missionctl.db import Database, make_engine
+from missionctl.db import DEFAULT_TENANT_ID, Database, make_engine
+from missionctl.identity.schemas import UserCreate
+from missionctl.identity.service import create_user, has_users
+from missionctl.permissions import Role
 from missionctl.settings import Settings, ensure_data_dir, ensure_secret_key
 
 DEMO_TEAM = (
@@ -83,6 +89,33 @@ def prepare(settings: Settings) -> Database:
     db = open_database(settings)
     migrations.upgrade(db.engine)
     return db
+
+
+ADMIN_EMAIL = "admin@missionctl.local"
+INITIAL_ADMIN_FILE = "initial-admin.txt"
+
+
+def ensure_admin(db: Database, data_dir: Path) -> str | None:
+    """Create the first admin when there are no users; return its one-time password.
+
+    The password is also written to `<data_dir>/initial-admin.txt` (mode 0600) so that a
+    service manager's lost output does not lock the operator out.
+    """
+    with db.transaction(None) as session:
+        if has_users(session):
+            return None
+        password = secrets.token_urlsafe(18)
+        create_user(
+            session,
+            DEFAULT_TENANT_ID,
+            UserCreate(email=ADMIN_EMAIL, password=password, role=Role.ADMIN, display_name="Admin"),
+        )
+    path = data_dir / INITIAL_ADMIN_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"email: {ADMIN_EMAIL}\npassword: {password}\n")
+    os.chmod(path, 0o600)
+    return password
 
 
 def is_empty(session: Session) -> bool:

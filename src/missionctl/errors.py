@@ -11,7 +11,10 @@ Services raise these; each adapter maps them once: the web layer to an HTTP stat
     │   └── VersionConflict        version_conflict 409  4
     ├── InvalidInput               invalid_input   422   2
     ├── PreconditionRequired       precondition_required 428 2
-    └── PayloadTooLarge            payload_too_large 413 2
+    ├── PayloadTooLarge            payload_too_large 413 2
+    ├── Unauthenticated            unauthenticated 401   2
+    ├── Forbidden                  forbidden       403   2
+    └── TooManyAttempts            too_many_attempts 429 2   (carries retry_after seconds)
 """
 
 from __future__ import annotations
@@ -116,3 +119,34 @@ class PayloadTooLarge(MissionControlError):
     status = 413
     exit_code = 2
     title = "Payload too large"
+
+
+class Unauthenticated(MissionControlError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+    code = "unauthenticated"
+    status = 401
+    exit_code = 2
+    title = "Unauthenticated"
+
+
+class Forbidden(MissionControlError):
+    """The caller is known but its role does not allow this."""
+
+    code = "forbidden"
+    status = 403
+    exit_code = 2
+    title = "Forbidden"
+
+
+class TooManyAttempts(MissionControlError):
+    """Too many attempts in a row; try again after `retry_after` seconds."""
+
+    code = "too_many_attempts"
+    status = 429
+    exit_code = 2
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after

@@ -306,6 +306,16 @@ def wait_until_ready(server: Server) -> None:
         time.sleep(0.1)
 
 
+def sign_in(server: Server, data_dir: Path) -> None:
+    """Sign the server's client in as the first admin, from `initial-admin.txt`."""
+    credentials = dict(
+        line.split(": ", 1) for line in (data_dir / "initial-admin.txt").read_text().splitlines()
+    )
+    response = server.api.post("/auth/login", json=credentials)
+    assert response.status_code == 200, response.text
+    server.api.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+
 @pytest.fixture
 def start_up() -> Iterator[StartUp]:
     """Start `missionctl up` in the background and wait until it is ready; stops them all after."""
@@ -326,6 +336,7 @@ def start_up() -> Iterator[StartUp]:
         server = Server(process=process, api=api, log=log)
         servers.append(server)
         wait_until_ready(server)
+        sign_in(server, cli.data_dir)
         return server
 
     try:
@@ -360,8 +371,12 @@ def test_up_seeds_the_demo_team_once(fresh: Cli, start_up: StartUp) -> None:
     key = key_file.read_text()
     assert len(key.strip()) >= 32
 
+    admin_file = fresh.data_dir / "initial-admin.txt"
+    assert stat.S_IMODE(admin_file.stat().st_mode) == 0o600
+    password = admin_file.read_text().split("password: ")[1].strip()
     assert first.stop() in GRACEFUL_EXIT
     assert "Seeded the demo team" in first.output()
+    assert password in first.output()  # printed once, at creation
 
     second = start_up(fresh)
     again = items(second, "/agents")
@@ -370,6 +385,7 @@ def test_up_seeds_the_demo_team_once(fresh: Cli, start_up: StartUp) -> None:
     assert key_file.read_text() == key  # the key survives restarts
     assert second.stop() in GRACEFUL_EXIT
     assert "Seeded" not in second.output()
+    assert password not in second.output()  # never printed again
 
 
 def test_up_without_the_demo_leaves_the_database_empty(fresh: Cli, start_up: StartUp) -> None:

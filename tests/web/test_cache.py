@@ -10,6 +10,7 @@ from missionctl.board.schemas import TaskCreate
 from missionctl.board.service import create_task
 from missionctl.common import Actor
 from missionctl.db import make_engine
+from missionctl.permissions import Permission
 from missionctl.web.cache import ResponseCache, SqliteRevisions
 from missionctl.web.deps import AppState
 from tests.conftest import Backend
@@ -67,15 +68,17 @@ def test_lru_and_newer_entries_win(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'cache.db'}")
     cache = ResponseCache(SqliteRevisions(engine), max_entries=2)
     try:
-        cache.put("a", 5, b"a5")
-        cache.put("a", 4, b"a4")  # older: ignored
-        assert cache.get("a", 5) == b"a5"
+        read = Permission.BOARD_READ
+        cache.put("a", 5, b"a5", read)
+        cache.put("a", 4, b"a4", read)  # older: ignored
+        assert cache.get("a", 5) == (b"a5", read)
         assert cache.get("a", 6) is None  # the log moved on
-        cache.put("b", 5, b"b5")
+        cache.put("b", 5, b"b5", read)
         cache.get("a", 5)
-        cache.put("c", 5, b"c5")  # evicts b, the least recently used
+        cache.put("c", 5, b"c5", Permission.API_KEYS_MANAGE)  # evicts b, least recently used
         assert cache.get("b", 5) is None
-        assert cache.get("a", 5) == b"a5" and cache.get("c", 5) == b"c5"
+        assert cache.get("a", 5) == (b"a5", read)
+        assert cache.get("c", 5) == (b"c5", Permission.API_KEYS_MANAGE)
     finally:
         cache.close()
         engine.dispose()

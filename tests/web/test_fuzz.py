@@ -7,16 +7,16 @@ over real HTTP to the test server of each backend.
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from missionctl.db import Database, make_engine
+from missionctl.permissions import Role
 from missionctl.settings import load_settings
 from missionctl.web.app import create_app
-from tests.conftest import Backend, reset
+from tests.conftest import Backend, client_for, make_user, reset
 
 
 def _openapi() -> dict[str, object]:
@@ -28,13 +28,14 @@ schema = schemathesis.openapi.from_dict(_openapi())
 
 
 @pytest.fixture
-def seeded(server: str, backend: Backend) -> str:
-    """The server's base URL, with an agent and a task to point at."""
+def seeded(server: str, backend: Backend) -> tuple[str, dict[str, str]]:
+    """The server's base URL and an admin's headers, with an agent and a task to point at."""
     reset(backend.db)
-    with httpx.Client(base_url=f"{server}/api/v1") as client:
+    _user_id, token = make_user(backend, Role.ADMIN)
+    with client_for(server, token) as client:
         writer = client.post("/agents", json={"name": "writer", "role": "Writer"}).json()
         client.post("/tasks", json={"title": "seed", "assignee_ids": [writer["agent_id"]]})
-    return server
+    return server, {"Authorization": f"Bearer {token}"}
 
 
 @schema.parametrize()
@@ -43,5 +44,6 @@ def seeded(server: str, backend: Backend) -> str:
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_server_errors(case: schemathesis.Case, seeded: str) -> None:
-    case.call_and_validate(base_url=seeded, checks=[not_a_server_error])
+def test_no_server_errors(case: schemathesis.Case, seeded: tuple[str, dict[str, str]]) -> None:
+    base_url, headers = seeded
+    case.call_and_validate(base_url=base_url, headers=headers, checks=[not_a_server_error])

@@ -9,7 +9,14 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from missionctl import __version__
-from missionctl.bootstrap import configure_logging, prepare, seed_demo
+from missionctl.bootstrap import (
+    ADMIN_EMAIL,
+    INITIAL_ADMIN_FILE,
+    configure_logging,
+    ensure_admin,
+    prepare,
+    seed_demo,
+)
 from missionctl.cli.workers import supervise
 from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG
 from missionctl.settings import Settings, load_settings
@@ -47,6 +54,12 @@ def up(
     db = prepare(settings)
     if not no_demo and seed_demo(db):
         typer.echo("Seeded the demo team: orchestrator, researcher, writer, reviewer.")
+    password = ensure_admin(db, settings.data_dir)
+    if password is not None:
+        typer.echo(
+            f"Created the first admin. Sign in as {ADMIN_EMAIL} with password {password}\n"
+            f"(shown once; also in {settings.data_dir / INITIAL_ADMIN_FILE}, mode 0600)."
+        )
     with db.transaction(DEFAULT_TENANT_ID, write=False) as session:
         working_md = render_working_md(session)
     write_mirror(

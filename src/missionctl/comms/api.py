@@ -20,12 +20,18 @@ from missionctl.comms.schemas import (
     Notification,
     NotificationFilter,
 )
+from missionctl.permissions import Permission
+from missionctl.web.auth import need
 from missionctl.web.deps import Ctx
 
 router = APIRouter(tags=["messages"])
 
 
-@router.get("/tasks/{task_id}/messages", summary="List a task's thread")
+@router.get(
+    "/tasks/{task_id}/messages",
+    summary="List a task's thread",
+    dependencies=[need(Permission.BOARD_READ)],
+)
 def list_messages(
     ctx: Ctx, task_id: uuid.UUID, query: Annotated[MessageFilter, Query()]
 ) -> Page[Message]:
@@ -33,7 +39,12 @@ def list_messages(
         return service.list_messages(session, task_id, query)
 
 
-@router.post("/tasks/{task_id}/messages", status_code=201, summary="Post to a task's thread")
+@router.post(
+    "/tasks/{task_id}/messages",
+    status_code=201,
+    summary="Post to a task's thread",
+    dependencies=[need(Permission.MESSAGES_WRITE)],
+)
 def create_message(ctx: Ctx, task_id: uuid.UUID, data: MessageCreate) -> Message:
     with ctx.write() as session:
         return service.create_message(
@@ -46,13 +57,19 @@ def create_message(ctx: Ctx, task_id: uuid.UUID, data: MessageCreate) -> Message
         )
 
 
-@router.get("/messages/{message_id}", summary="Get a message")
+@router.get(
+    "/messages/{message_id}", summary="Get a message", dependencies=[need(Permission.BOARD_READ)]
+)
 def get_message(ctx: Ctx, message_id: uuid.UUID) -> Message:
     with ctx.read() as session:
         return service.get_message(session, message_id)
 
 
-@router.get("/attachments/{attachment_id}", summary="Get an attachment's metadata")
+@router.get(
+    "/attachments/{attachment_id}",
+    summary="Get an attachment's metadata",
+    dependencies=[need(Permission.BOARD_READ)],
+)
 def get_attachment(ctx: Ctx, attachment_id: uuid.UUID) -> Attachment:
     with ctx.read() as session:
         return service.get_attachment(session, attachment_id)
@@ -61,6 +78,7 @@ def get_attachment(ctx: Ctx, attachment_id: uuid.UUID) -> Attachment:
 @router.get(
     "/attachments/{attachment_id}/content",
     summary="Download an attachment",
+    dependencies=[need(Permission.BOARD_READ)],
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
@@ -77,7 +95,7 @@ def download_attachment(ctx: Ctx, attachment_id: uuid.UUID) -> FileResponse:
 notifications = APIRouter(prefix="/notifications", tags=["notifications"])
 
 
-@notifications.get("", summary="List notifications")
+@notifications.get("", summary="List notifications", dependencies=[need(Permission.BOARD_READ)])
 def list_notifications(
     ctx: Ctx, query: Annotated[NotificationFilter, Query()]
 ) -> Page[Notification]:
@@ -85,13 +103,21 @@ def list_notifications(
         return service.list_notifications(session, query)
 
 
-@notifications.put("/{notification_id}/read", summary="Mark a notification read")
+@notifications.put(
+    "/{notification_id}/read",
+    summary="Mark a notification read",
+    dependencies=[need(Permission.NOTIFICATIONS_WRITE)],
+)
 def mark_read(ctx: Ctx, notification_id: uuid.UUID) -> Notification:
     with ctx.write() as session:
         return service.mark_read(session, notification_id)
 
 
-@notifications.post("/mark-all-read", summary="Mark all (of one agent's) notifications read")
+@notifications.post(
+    "/mark-all-read",
+    summary="Mark all (of one agent's) notifications read",
+    dependencies=[need(Permission.NOTIFICATIONS_WRITE)],
+)
 def mark_all_read(ctx: Ctx, data: MarkAllRead | None = None) -> MarkedCount:
     with ctx.write() as session:
         updated = service.mark_all_read(session, data or MarkAllRead(), actor=ctx.actor)

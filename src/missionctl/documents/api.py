@@ -17,6 +17,8 @@ from missionctl.documents.schemas import (
     DocumentUpdate,
     DocumentVersion,
 )
+from missionctl.permissions import Permission
+from missionctl.web.auth import need
 from missionctl.web.deps import Ctx, IfMatch
 
 router = APIRouter(prefix="/documents", tags=["documents"])
@@ -27,13 +29,18 @@ def _with_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
-@router.get("", summary="List or search documents")
+@router.get("", summary="List or search documents", dependencies=[need(Permission.BOARD_READ)])
 def list_documents(ctx: Ctx, query: Annotated[DocumentFilter, Query()]) -> Page[DocumentSummary]:
     with ctx.read() as session:
         return service.list_documents(session, query)
 
 
-@router.post("", status_code=201, summary="Create a document")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a document",
+    dependencies=[need(Permission.DOCUMENTS_WRITE)],
+)
 def create_document(ctx: Ctx, data: DocumentCreate, response: Response) -> Document:
     with ctx.write() as session:
         document = service.create_document(session, data, actor=ctx.actor)
@@ -41,7 +48,11 @@ def create_document(ctx: Ctx, data: DocumentCreate, response: Response) -> Docum
     return document
 
 
-@router.get("/{document_id}", summary="Get a document at its latest version")
+@router.get(
+    "/{document_id}",
+    summary="Get a document at its latest version",
+    dependencies=[need(Permission.BOARD_READ)],
+)
 def get_document(ctx: Ctx, document_id: uuid.UUID, response: Response) -> Document:
     with ctx.read() as session:
         document = service.get_document(session, document_id)
@@ -52,6 +63,7 @@ def get_document(ctx: Ctx, document_id: uuid.UUID, response: Response) -> Docume
 @router.put(
     "/{document_id}",
     summary="Save a new version of a document",
+    dependencies=[need(Permission.DOCUMENTS_WRITE)],
     responses={409: {"description": "The document moved on since the version you sent."}},
 )
 def update_document(
@@ -69,20 +81,33 @@ def update_document(
     return document
 
 
-@router.delete("/{document_id}", status_code=204, summary="Delete a document")
+@router.delete(
+    "/{document_id}",
+    status_code=204,
+    summary="Delete a document",
+    dependencies=[need(Permission.DOCUMENTS_WRITE)],
+)
 def delete_document(ctx: Ctx, document_id: uuid.UUID) -> Response:
     with ctx.write() as session:
         service.delete_document(session, document_id, actor=ctx.actor)
     return Response(status_code=204)
 
 
-@router.get("/{document_id}/versions", summary="List a document's versions")
+@router.get(
+    "/{document_id}/versions",
+    summary="List a document's versions",
+    dependencies=[need(Permission.BOARD_READ)],
+)
 def list_versions(ctx: Ctx, document_id: uuid.UUID) -> list[DocumentVersion]:
     with ctx.read() as session:
         return service.list_versions(session, document_id)
 
 
-@router.get("/{document_id}/versions/{version}", summary="Get one version of a document")
+@router.get(
+    "/{document_id}/versions/{version}",
+    summary="Get one version of a document",
+    dependencies=[need(Permission.BOARD_READ)],
+)
 def get_version(ctx: Ctx, document_id: uuid.UUID, version: VersionNumber) -> DocumentVersion:
     with ctx.read() as session:
         return service.get_version(session, document_id, version)

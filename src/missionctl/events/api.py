@@ -11,6 +11,8 @@ from pydantic import Field
 from missionctl.common import MAX_DB_BIGINT, Page, PageLimit, QueryModel
 from missionctl.events import service
 from missionctl.events.schemas import Event, EventFilter, Order
+from missionctl.permissions import Permission
+from missionctl.web.auth import need
 from missionctl.web.deps import Ctx
 
 router = APIRouter(prefix="/activities", tags=["activities"])
@@ -45,19 +47,23 @@ def _page(
         return service.list_events(session, event_filter)
 
 
-@router.get("", summary="The activity feed")
+@router.get("", summary="The activity feed", dependencies=[need(Permission.BOARD_READ)])
 def list_activities(ctx: Ctx, query: Annotated[ActivityQuery, Query()]) -> Page[Event]:
     return _page(ctx, query)
 
 
-@router.get("/agent/{agent_id}", summary="One agent's activity")
+@router.get(
+    "/agent/{agent_id}", summary="One agent's activity", dependencies=[need(Permission.BOARD_READ)]
+)
 def agent_activities(
     ctx: Ctx, agent_id: uuid.UUID, query: Annotated[ActivityQuery, Query()]
 ) -> Page[Event]:
     return _page(ctx, query, agent_id=agent_id)
 
 
-@router.get("/task/{task_id}", summary="One task's activity")
+@router.get(
+    "/task/{task_id}", summary="One task's activity", dependencies=[need(Permission.BOARD_READ)]
+)
 def task_activities(
     ctx: Ctx, task_id: uuid.UUID, query: Annotated[ActivityQuery, Query()]
 ) -> Page[Event]:

@@ -22,8 +22,12 @@ from missionctl.db import Database
 from missionctl.documents.api import router as documents_router
 from missionctl.errors import MissionControlError
 from missionctl.events.api import router as activities_router
-from missionctl.settings import Settings
+from missionctl.identity.api import keys as api_keys_router
+from missionctl.identity.api import router as auth_router
+from missionctl.permissions import Permission
+from missionctl.settings import Settings, ensure_secret_key
 from missionctl.storage import AttachmentStore
+from missionctl.web.auth import need
 from missionctl.web.cache import CachedReads, ResponseCache, SqliteRevisions
 from missionctl.web.deps import AppState, State
 from missionctl.web.problems import install_problem_handlers
@@ -58,7 +62,7 @@ class NotReady(MissionControlError):
 system = APIRouter(tags=["system"])
 
 
-@system.get("/health", summary="Liveness probe")
+@system.get("/health", summary="Liveness probe", dependencies=[need(Permission.PUBLIC)])
 def health() -> Health:
     return Health(status="ok", version=__version__)
 
@@ -66,6 +70,7 @@ def health() -> Health:
 @system.get(
     "/ready",
     summary="Readiness probe",
+    dependencies=[need(Permission.PUBLIC)],
     responses={503: {"description": "Database unreachable or schema out of date."}},
 )
 def ready(state: State) -> Readiness:
@@ -108,6 +113,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         settings=settings,
         db=db,
         store=AttachmentStore(settings.data_dir / "attachments"),
+        secret_key=ensure_secret_key(settings),
         # Valid only where event ids commit in order: see web/cache.py.
         cache=ResponseCache(SqliteRevisions(db.engine))
         if settings.response_cache and db.engine.dialect.name == "sqlite"
@@ -124,6 +130,8 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         documents_router,
         activities_router,
         workspace_router,
+        auth_router,
+        api_keys_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

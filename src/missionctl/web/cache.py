@@ -30,7 +30,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from missionctl.events.service import latest_event_id
-from missionctl.web.deps import AppState, RequestContext, tenant_for
+from missionctl.permissions import Permission, allowed
+from missionctl.web.auth import principal_from_jwt
+from missionctl.web.deps import AppState, RequestContext
 
 JSON = "application/json"
 
@@ -74,13 +76,13 @@ class ResponseCache:
     def __init__(self, revisions: SqliteRevisions, max_entries: int = 2048) -> None:
         self.revisions = revisions
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[int, bytes, Permission]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable, revision: int) -> bytes | None:
-        """The body stored under `key` if it was built at `revision`."""
+    def get(self, key: Hashable, revision: int) -> tuple[bytes, Permission] | None:
+        """The body stored under `key`, and the permission it needs, if built at `revision`."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry[0] != revision:
@@ -88,15 +90,15 @@ class ResponseCache:
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-            return entry[1]
+            return entry[1], entry[2]
 
-    def put(self, key: Hashable, revision: int, body: bytes) -> None:
+    def put(self, key: Hashable, revision: int, body: bytes, permission: Permission) -> None:
         """Store a body built at `revision`, evicting the least recently used beyond the cap."""
         with self._lock:
             current = self._entries.get(key)
             if current is not None and current[0] > revision:
                 return  # a newer body is already there
-            self._entries[key] = (revision, body)
+            self._entries[key] = (revision, body, permission)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
@@ -119,22 +121,26 @@ def request_key(tenant_id: uuid.UUID, scope: Scope) -> Hashable:
 
 
 async def cached_json(
-    ctx: RequestContext, request: Request, build: Callable[[Session], BaseModel]
+    ctx: RequestContext,
+    request: Request,
+    permission: Permission,
+    build: Callable[[Session], BaseModel],
 ) -> Response:
     """Serve `build(session)` as JSON, from the cache while the tenant's event log stands still.
 
     Use from `async def` routes: a hit never leaves the event loop; a miss builds in a thread.
     Usually `CachedReads` answers hits before routing; this path serves the rest.
+    `permission` is the route's own: a hit served before routing is checked against it.
     """
     cache = ctx.app.cache
     full_key = request_key(ctx.tenant_id, request.scope)
     if cache is not None:
         hit = cache.get(full_key, cache.revisions.revision(ctx.tenant_id))
         if hit is not None:
-            return Response(hit, media_type=JSON)
+            return Response(hit[0], media_type=JSON)
     revision, body = await run_in_threadpool(_build, ctx, build)
     if cache is not None:
-        cache.put(full_key, revision, body)
+        cache.put(full_key, revision, body, permission)
     return Response(body, media_type=JSON)
 
 
@@ -142,21 +148,41 @@ class CachedReads:
     """ASGI middleware answering a GET from the cache before routing and validation.
 
     Safe because only responses of validated, successful requests are stored, under the exact
-    path and query string: a hit is a request that was answered before, at the current revision.
+    tenant, path and query string: a hit is a request that was answered before, at the current
+    revision. The caller must still prove who it is: only a valid access token (checked without
+    the database) in its own tenant, with a role that holds the entry's permission, is served
+    here; everything else (API keys, `X-Tenant`, no credentials) takes the normal path.
     """
 
     def __init__(self, app: ASGIApp, state: AppState) -> None:
         self.app = app
-        self.cache = state.cache
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        cache = self.cache
+        cache = self.state.cache
         if cache is not None and scope["type"] == "http" and scope["method"] == "GET":
-            tenant_id = tenant_for(scope)
-            body = cache.get(request_key(tenant_id, scope), cache.revisions.revision(tenant_id))
+            body = self._hit(cache, scope)
             if body is not None:
                 headers = [(b"content-type", JSON.encode()), (b"content-length", b"%d" % len(body))]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+    def _hit(self, cache: ResponseCache, scope: Scope) -> bytes | None:
+        headers = dict(scope["headers"])
+        if b"x-tenant" in headers:
+            return None
+        scheme, _, credential = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not credential:
+            return None
+        principal = principal_from_jwt(self.state, credential.strip())
+        if principal is None:
+            return None
+        hit = cache.get(
+            request_key(principal.tenant_id, scope),
+            cache.revisions.revision(principal.tenant_id),
+        )
+        if hit is None or not allowed(principal.role, hit[1]):
+            return None
+        return hit[0]

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
-from starlette.types import Scope
 
 from missionctl.common import Actor
-from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG, Database
+from missionctl.db import Database
 from missionctl.errors import InvalidInput
+from missionctl.identity.schemas import Principal
 from missionctl.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class AppState:
     settings: Settings
     db: Database
     store: AttachmentStore
+    secret_key: str
     cache: ResponseCache | None = None
 
 
@@ -44,6 +45,7 @@ class RequestContext:
     tenant_id: uuid.UUID
     tenant_slug: str
     actor: Actor
+    principal: Principal
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -65,21 +67,25 @@ async def get_app_state(request: Request) -> AppState:
     return state
 
 
-def tenant_for(_scope: Scope) -> uuid.UUID:
-    """The tenant a request acts in (also keys the response cache, which runs before routing).
-
-    Until identity lands every request acts in the default tenant.
-    """
-    return DEFAULT_TENANT_ID
+def actor_of(principal: Principal) -> Actor:
+    """Who changes are recorded as: the agent of an agent key, else the user (if any)."""
+    if principal.agent_id is not None:
+        return Actor.agent(principal.agent_id)
+    return Actor.user(principal.user_id)
 
 
 async def get_context(request: Request) -> RequestContext:
-    """The request's context. Until identity lands, everyone is the local operator."""
+    """The request's context, from the principal its route's `need(...)` established."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        # A route that uses the context must declare a non-public permission.
+        raise RuntimeError(f"{request.url.path} uses Ctx without authenticating")
     return RequestContext(
         app=request.app.state.mission_control,
-        tenant_id=tenant_for(request.scope),
-        tenant_slug=DEFAULT_TENANT_SLUG,
-        actor=Actor.user(),
+        tenant_id=principal.tenant_id,
+        tenant_slug=principal.tenant_slug,
+        actor=actor_of(principal),
+        principal=principal,
     )
 
 

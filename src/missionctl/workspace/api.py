@@ -10,6 +10,9 @@ from fastapi.responses import PlainTextResponse
 
 from missionctl.common import MAX_DB_INT
 from missionctl.db import DEFAULT_TENANT_ID
+from missionctl.errors import Forbidden
+from missionctl.permissions import Permission
+from missionctl.web.auth import need
 from missionctl.web.deps import Ctx, IfMatch, RequestContext
 from missionctl.workspace import service
 from missionctl.workspace.schemas import (
@@ -51,6 +54,7 @@ def _respond(request: Request, response: Response, working_md: WorkingMd) -> Wor
 @router.get(
     "/state/working-md",
     summary="Render WORKING.md",
+    dependencies=[need(Permission.BOARD_READ)],
     response_model=WorkingMd,
     responses=WORKING_MD_RESPONSES,
 )
@@ -64,6 +68,7 @@ def get_working_md(ctx: Ctx, request: Request, response: Response) -> WorkingMd 
 @router.put(
     "/state/working-md",
     summary="Replace the notes section of WORKING.md",
+    dependencies=[need(Permission.WORKING_MD_WRITE)],
     response_model=WorkingMd,
     responses={
         **WORKING_MD_RESPONSES,
@@ -80,21 +85,36 @@ def put_working_md(
     return _respond(request, response, working_md)
 
 
-@router.get("/state/working-md/versions", summary="List the notes' versions")
+@router.get(
+    "/state/working-md/versions",
+    summary="List the notes' versions",
+    dependencies=[need(Permission.BOARD_READ)],
+)
 def list_note_versions(ctx: Ctx) -> list[WorkingNotesVersion]:
     with ctx.read() as session:
         return service.list_note_versions(session)
 
 
-@router.get("/state/working-md/versions/{version}", summary="Get one version of the notes")
+@router.get(
+    "/state/working-md/versions/{version}",
+    summary="Get one version of the notes",
+    dependencies=[need(Permission.BOARD_READ)],
+)
 def get_note_version(ctx: Ctx, version: VersionNumber) -> WorkingNotesVersion:
     with ctx.read() as session:
         return service.get_note_version(session, version)
 
 
-@router.post("/agents/{agent_id}/heartbeat", tags=["agents"], summary="Record a heartbeat")
+@router.post(
+    "/agents/{agent_id}/heartbeat",
+    tags=["agents"],
+    summary="Record a heartbeat",
+    dependencies=[need(Permission.AGENTS_HEARTBEAT)],
+)
 def heartbeat(
     ctx: Ctx, agent_id: uuid.UUID, data: HeartbeatRequest | None = None
 ) -> HeartbeatResponse:
+    if ctx.principal.agent_id is not None and ctx.principal.agent_id != agent_id:
+        raise Forbidden("an agent key can only send its own agent's heartbeat")
     with ctx.write() as session:
         return service.heartbeat(session, agent_id, data or HeartbeatRequest())

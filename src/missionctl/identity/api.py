@@ -1,0 +1,102 @@
+"""HTTP routes for signing in and out, and for API keys."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from missionctl.errors import Unauthenticated
+from missionctl.identity import service
+from missionctl.identity.schemas import (
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    LoginRequest,
+    Me,
+    RefreshRequest,
+    TokenPair,
+)
+from missionctl.permissions import Permission
+from missionctl.web.auth import need
+from missionctl.web.deps import Ctx, State
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong credentials, or a used or revoked token."}
+}
+
+
+@router.post(
+    "/login",
+    summary="Sign in",
+    dependencies=[need(Permission.PUBLIC)],
+    responses={**UNAUTHENTICATED, 429: {"description": "Too many failed attempts: wait."}},
+)
+def login(state: State, data: LoginRequest) -> TokenPair:
+    with state.db.transaction(None) as session:
+        tokens = service.login(session, data, key=state.secret_key)
+    if tokens is None:  # the failure was counted and committed above
+        raise Unauthenticated("wrong e-mail or password")
+    return tokens
+
+
+@router.post(
+    "/refresh",
+    summary="Exchange a refresh token for new tokens",
+    dependencies=[need(Permission.PUBLIC)],
+    responses=UNAUTHENTICATED,
+)
+def refresh(state: State, data: RefreshRequest) -> TokenPair:
+    with state.db.transaction(None) as session:
+        tokens = service.refresh(session, data.refresh_token, key=state.secret_key)
+    if tokens is None:  # a replayed token revoked its family above
+        raise Unauthenticated("this refresh token is not valid; sign in again")
+    return tokens
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="Sign out (revokes the refresh token's whole sign-in)",
+    dependencies=[need(Permission.PUBLIC)],
+)
+def logout(state: State, data: RefreshRequest) -> Response:
+    with state.db.transaction(None) as session:
+        service.logout(session, data.refresh_token)
+    return Response(status_code=204)
+
+
+@router.get("/me", summary="Who am I", dependencies=[need(Permission.AUTHENTICATED)])
+def me(ctx: Ctx) -> Me:
+    with ctx.read() as session:
+        return service.me(session, ctx.principal)
+
+
+keys = APIRouter(prefix="/api-keys", tags=["auth"])
+
+
+@keys.get("", summary="List API keys", dependencies=[need(Permission.API_KEYS_MANAGE)])
+def list_api_keys(ctx: Ctx) -> list[ApiKey]:
+    with ctx.read() as session:
+        return service.list_api_keys(session)
+
+
+@keys.post(
+    "",
+    status_code=201,
+    summary="Create an API key (its secret is shown once)",
+    dependencies=[need(Permission.API_KEYS_MANAGE)],
+)
+def create_api_key(ctx: Ctx, data: ApiKeyCreate) -> ApiKeyCreated:
+    with ctx.write() as session:
+        return service.create_api_key(session, data, actor=ctx.actor)
+
+
+@keys.delete(
+    "/{api_key_id}", summary="Revoke an API key", dependencies=[need(Permission.API_KEYS_MANAGE)]
+)
+def revoke_api_key(ctx: Ctx, api_key_id: uuid.UUID) -> ApiKey:
+    with ctx.write() as session:
+        return service.revoke_api_key(session, api_key_id, actor=ctx.actor)
