@@ -7,6 +7,7 @@ one readable line.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from functools import cached_property
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg"})
 SQLITE_SCHEMES = frozenset({"sqlite", "sqlite+pysqlite"})
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     max_attachment_bytes: Annotated[int, Field(ge=1)] = Field(
         default=10 * 1024 * 1024, description="Largest accepted message attachment, in bytes."
     )
+    max_request_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=20 * 1024 * 1024,
+        description="Largest request body accepted (attachments travel base64 inside JSON).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated or JSON "
+        "list); none by default: the dashboard is served from the same origin.",
+    )
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = Field(
         default=10, description="Connections kept per process (PostgreSQL)."
     )
@@ -72,6 +82,16 @@ class Settings(BaseSettings):
         "short and CPU-bound, and more threads only contend for the GIL.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
 
     @field_validator("log_level")
     @classmethod

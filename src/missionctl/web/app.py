@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
@@ -30,6 +31,7 @@ from missionctl.storage import AttachmentStore
 from missionctl.web.auth import need
 from missionctl.web.cache import CachedReads, ResponseCache, SqliteRevisions
 from missionctl.web.deps import AppState, State
+from missionctl.web.middleware import BodyLimit, SecurityHeaders
 from missionctl.web.problems import install_problem_handlers
 from missionctl.workspace.api import router as workspace_router
 
@@ -120,7 +122,18 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         else None,
     )
     install_problem_handlers(app)
+    # Outermost last: headers on everything, then CORS, the body limit, and cached reads.
     app.add_middleware(CachedReads, state=state)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Tenant"],
+            expose_headers=["ETag"],
+        )
+    app.add_middleware(SecurityHeaders)
     for router in (
         system,
         agents_router,
