@@ -13,8 +13,9 @@ from sqlalchemy import update
 
 from missionctl.db import DEFAULT_TENANT_ID, new_id
 from missionctl.identity.models import MembershipRow, TenantRow, UserRow
+from missionctl.identity.schemas import Principal
 from missionctl.permissions import TABLE, Permission, Role, allowed
-from missionctl.web.auth import Need
+from missionctl.web.auth import Need, VerifiedTokens
 from tests.conftest import TEST_PASSWORD, Backend, client_for, make_user
 from tests.factories import agent, created, ok, problem, task
 
@@ -297,3 +298,23 @@ def test_permission_table_is_complete() -> None:
     assert not allowed(Role.AGENT, Permission.API_KEYS_MANAGE)
     assert not allowed(Role.AGENT, Permission.AGENTS_WRITE)
     assert not allowed(Role.OPERATOR, Permission.AGENTS_WRITE)
+
+
+def test_verified_tokens_are_forgotten_when_they_expire() -> None:
+    tokens = VerifiedTokens(max_entries=2)
+    live = Principal(
+        tenant_id=DEFAULT_TENANT_ID,
+        tenant_slug="default",
+        role=Role.VIEWER,
+        user_id=uuid.uuid4(),
+        expires_at=datetime.now(UTC) + timedelta(minutes=5),
+    )
+    tokens.put("live", live)
+    tokens.put(
+        "dead", live.model_copy(update={"expires_at": datetime.now(UTC) - timedelta(seconds=1)})
+    )
+    assert tokens.get("live") == live
+    assert tokens.get("dead") is None
+    tokens.put("third", live)
+    tokens.put("fourth", live)  # bounded: the least recently used goes
+    assert tokens.get("live") is None

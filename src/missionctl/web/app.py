@@ -28,7 +28,7 @@ from missionctl.identity.api import router as auth_router
 from missionctl.permissions import Permission
 from missionctl.settings import Settings, ensure_secret_key
 from missionctl.storage import AttachmentStore
-from missionctl.web.auth import need
+from missionctl.web.auth import VerifiedTokens, need
 from missionctl.web.cache import CachedReads, ResponseCache, SqliteRevisions
 from missionctl.web.deps import AppState, State
 from missionctl.web.middleware import BodyLimit, SecurityHeaders
@@ -116,6 +116,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         db=db,
         store=AttachmentStore(settings.data_dir / "attachments"),
         secret_key=ensure_secret_key(settings),
+        tokens=VerifiedTokens(),
         # Valid only where event ids commit in order: see web/cache.py.
         cache=ResponseCache(SqliteRevisions(db.engine))
         if settings.response_cache and db.engine.dialect.name == "sqlite"

@@ -9,11 +9,14 @@ and fails if one declares nothing.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from missionctl.db import utcnow
 from missionctl.errors import Forbidden, Unauthenticated
 from missionctl.identity import service as identity
 from missionctl.identity.credentials import API_KEY_PREFIX, InvalidToken, decode_access_token
@@ -35,12 +38,51 @@ def bearer(request: Request) -> str | None:
     return credential.strip()
 
 
+class VerifiedTokens:
+    """Access tokens whose signature was checked, until they expire (bounded, LRU).
+
+    A token is immutable and carries its expiry, so checking the signature once is enough;
+    the expiry is still checked on every use.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._principals: OrderedDict[str, Principal] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        """The principal of a token verified before and not yet expired."""
+        with self._lock:
+            principal = self._principals.get(token)
+            if principal is None:
+                return None
+            if principal.expires_at is None or principal.expires_at <= utcnow():
+                del self._principals[token]
+                return None
+            self._principals.move_to_end(token)
+            return principal
+
+    def put(self, token: str, principal: Principal) -> None:
+        """Remember a verified token."""
+        with self._lock:
+            self._principals[token] = principal
+            while len(self._principals) > self.max_entries:
+                self._principals.popitem(last=False)
+
+
 def principal_from_jwt(state: AppState, credential: str) -> Principal | None:
     """The principal of a valid access token, None if it is not one (no database needed)."""
+    known = state.tokens.get(credential)
+    if known is not None:
+        return known
     try:
-        return identity.principal_from_claims(decode_access_token(state.secret_key, credential))
+        principal = identity.principal_from_claims(
+            decode_access_token(state.secret_key, credential)
+        )
     except InvalidToken:
         return None
+    state.tokens.put(credential, principal)
+    return principal
 
 
 def _api_key_principal(state: AppState, credential: str) -> Principal:

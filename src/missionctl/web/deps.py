@@ -22,7 +22,10 @@ from missionctl.identity.schemas import Principal
 from missionctl.settings import Settings
 
 if TYPE_CHECKING:
+    from missionctl.web.auth import VerifiedTokens
     from missionctl.web.cache import ResponseCache
+
+
 from missionctl.storage import AttachmentStore
 
 
@@ -34,6 +37,7 @@ class AppState:
     db: Database
     store: AttachmentStore
     secret_key: str
+    tokens: VerifiedTokens
     cache: ResponseCache | None = None
 
 
