@@ -34,6 +34,7 @@ class Permission(StrEnum):
     AGENTS_HEARTBEAT = "agents:heartbeat"
     API_KEYS_MANAGE = "api_keys:manage"
     USERS_MANAGE = "users:manage"
+    AUDIT_READ = "audit:read"
 
 
 R = Role
@@ -52,6 +53,7 @@ TABLE: dict[Permission, frozenset[Role]] = {
     Permission.AGENTS_HEARTBEAT: frozenset({R.ADMIN, R.DEVELOPER, R.AGENT}),
     Permission.API_KEYS_MANAGE: frozenset({R.ADMIN}),
     Permission.USERS_MANAGE: frozenset({R.ADMIN}),
+    Permission.AUDIT_READ: frozenset({R.ADMIN}),
 }
 
 

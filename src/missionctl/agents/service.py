@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from missionctl.agents.models import AgentRow
 from missionctl.agents.schemas import Agent, AgentCreate, AgentFilter, AgentStatus, AgentUpdate
+from missionctl.audit.service import record_audit
 from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
 from missionctl.db import utcnow
 from missionctl.errors import AlreadyExists, InvalidInput, NotFound
@@ -30,6 +31,20 @@ def _ensure_name_free(session: Session, name: str, *, except_id: uuid.UUID | Non
         raise AlreadyExists(f"an agent named {name!r} already exists", field="name")
 
 
+def _audit(
+    session: Session, action: str, actor: Actor, row: AgentRow, details: dict[str, object]
+) -> None:
+    record_audit(
+        session,
+        action,
+        actor=actor,
+        tenant_id=row.tenant_id,
+        subject_kind="agent",
+        subject_id=row.agent_id,
+        details=details,
+    )
+
+
 def create_agent(session: Session, data: AgentCreate, *, actor: Actor) -> Agent:
     """Create an agent; names and session keys are unique per tenant."""
     _ensure_name_free(session, data.name)
@@ -48,6 +63,7 @@ def create_agent(session: Session, data: AgentCreate, *, actor: Actor) -> Agent:
     )
     session.add(row)
     session.flush()
+    _audit(session, "agent.created", actor, row, {"name": row.name, "role": row.role})
     record_event(
         session,
         "agent.created",
@@ -143,6 +159,7 @@ def update_agent(
         setattr(row, key, value.value if isinstance(value, AgentStatus) else value)
     if changed:
         session.flush()
+        _audit(session, "agent.updated", actor, row, {"changed": sorted(changed)})
         event_type = "agent.status_changed" if set(changed) == {"status"} else "agent.updated"
         record_event(
             session,
@@ -161,6 +178,7 @@ def delete_agent(session: Session, agent_id: uuid.UUID, *, actor: Actor) -> None
     """Remove an agent; its assignments and notifications go with it, its messages stay."""
     row = _row(session, agent_id)
     name = row.name
+    _audit(session, "agent.deleted", actor, row, {"name": name})
     session.delete(row)
     session.flush()
     record_event(

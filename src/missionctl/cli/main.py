@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from missionctl import __version__
-from missionctl.cli import agents_cmd, db_cmd, serve_cmd, tasks_cmd, users_cmd
+from missionctl.cli import agents_cmd, audit_cmd, db_cmd, serve_cmd, tasks_cmd, users_cmd
 from missionctl.errors import MissionControlError
 from missionctl.settings import SettingsError
 
@@ -25,6 +25,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(agents_cmd.app, name="agents")
 app.add_typer(tasks_cmd.app, name="tasks")
 app.add_typer(users_cmd.app, name="users")
+app.add_typer(audit_cmd.app, name="audit")
 app.command("up")(serve_cmd.up)
 app.command("api")(serve_cmd.api)
 app.command("goal")(tasks_cmd.goal)

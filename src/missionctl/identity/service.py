@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import require_agents
+from missionctl.audit.service import record_audit
 from missionctl.common import Actor
 from missionctl.db import utcnow
 from missionctl.errors import (
@@ -89,7 +90,9 @@ def has_users(session: Session) -> bool:
     return session.scalar(select(UserRow.user_id).limit(1)) is not None
 
 
-def create_user(session: Session, tenant_id: uuid.UUID, data: UserCreate) -> User:
+def create_user(
+    session: Session, tenant_id: uuid.UUID, data: UserCreate, *, actor: Actor | None = None
+) -> User:
     """Create a user (or take the existing one with that e-mail) with a role in the tenant."""
     email = data.email.lower()
     user = session.scalar(select(UserRow).where(UserRow.email == email))
@@ -108,6 +111,15 @@ def create_user(session: Session, tenant_id: uuid.UUID, data: UserCreate) -> Use
         raise AlreadyExists(f"{email} is already a member of this tenant", field="email")
     session.add(MembershipRow(tenant_id=tenant_id, user_id=user.user_id, role=data.role.value))
     session.flush()
+    record_audit(
+        session,
+        "membership.created",
+        actor=actor,
+        tenant_id=tenant_id,
+        subject_kind="user",
+        subject_id=user.user_id,
+        details={"email": email, "role": data.role.value},
+    )
     return User.model_validate(user)
 
 
@@ -167,6 +179,14 @@ def login(session: Session, data: LoginRequest, *, key: str) -> TokenPair | None
         wait = int((user.locked_until - now).total_seconds()) + 1
         raise TooManyAttempts(f"too many failed sign-ins; try again in {wait} s", wait)
     if not verify_password(user.password_hash if user else None, data.password):
+        record_audit(
+            session,
+            "auth.login_failed",
+            actor_id=data.email.lower(),
+            subject_kind="user",
+            subject_id=user.user_id if user else None,
+            details={"known_user": user is not None},
+        )
         if user is not None:
             user.failed_logins += 1
             if user.failed_logins >= FREE_ATTEMPTS:
@@ -182,6 +202,15 @@ def login(session: Session, data: LoginRequest, *, key: str) -> TokenPair | None
     user.failed_logins = 0
     user.locked_until = None
     tenant, member = membership
+    record_audit(
+        session,
+        "auth.login_succeeded",
+        actor=Actor.user(user.user_id),
+        tenant_id=tenant.tenant_id,
+        subject_kind="user",
+        subject_id=user.user_id,
+        details={"role": member.role},
+    )
     return _tokens(session, key, user.user_id, tenant, member.role, uuid.uuid4(), now)
 
 
@@ -199,6 +228,15 @@ def refresh(session: Session, refresh_token: str, *, key: str) -> TokenPair | No
         return None
     if row.used_at is not None:
         revoke_family(session, row.family_id)
+        record_audit(
+            session,
+            "auth.refresh_token_reused",
+            actor=Actor.user(row.user_id),
+            tenant_id=row.tenant_id,
+            subject_kind="session",
+            subject_id=row.family_id,
+            details={"revoked": "family"},
+        )
         return None
     user = session.get(UserRow, row.user_id)
     # The role is read again: a changed role takes effect at the next refresh.
@@ -229,8 +267,16 @@ def logout(session: Session, refresh_token: str) -> None:
     row = session.scalar(
         select(RefreshTokenRow).where(RefreshTokenRow.token_hash == digest(refresh_token))
     )
-    if row is not None:
+    if row is not None and row.revoked_at is None:
         revoke_family(session, row.family_id)
+        record_audit(
+            session,
+            "auth.logout",
+            actor=Actor.user(row.user_id),
+            tenant_id=row.tenant_id,
+            subject_kind="session",
+            subject_id=row.family_id,
+        )
 
 
 def principal_from_claims(claims: AccessClaims) -> Principal:
@@ -335,6 +381,15 @@ def create_api_key(session: Session, data: ApiKeyCreate, *, actor: Actor) -> Api
     )
     session.add(row)
     session.flush()
+    record_audit(
+        session,
+        "api_key.created",
+        actor=actor,
+        tenant_id=session.info.get("tenant_id"),
+        subject_kind="api_key",
+        subject_id=row.api_key_id,
+        details={"prefix": prefix, "role": row.role, "agent_id": str(row.agent_id or "") or None},
+    )
     record_event(
         session,
         "api_key.created",
@@ -362,6 +417,15 @@ def revoke_api_key(session: Session, api_key_id: uuid.UUID, *, actor: Actor) -> 
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.flush()
+        record_audit(
+            session,
+            "api_key.revoked",
+            actor=actor,
+            tenant_id=row.tenant_id,
+            subject_kind="api_key",
+            subject_id=api_key_id,
+            details={"prefix": row.prefix},
+        )
         record_event(
             session,
             "api_key.revoked",

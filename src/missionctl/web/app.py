@@ -16,6 +16,7 @@ from sqlalchemy import text
 from missionctl import __version__, migrations
 from missionctl import models as _all_tables  # noqa: F401 - map every table before first use
 from missionctl.agents.api import router as agents_router
+from missionctl.audit.api import router as audit_router
 from missionctl.board.api import router as tasks_router
 from missionctl.comms.api import notifications as notifications_router
 from missionctl.comms.api import router as messages_router
@@ -146,6 +147,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         workspace_router,
         auth_router,
         api_keys_router,
+        audit_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
