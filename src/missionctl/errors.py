@@ -14,7 +14,8 @@ Services raise these; each adapter maps them once: the web layer to an HTTP stat
     ├── PayloadTooLarge            payload_too_large 413 2
     ├── Unauthenticated            unauthenticated 401   2
     ├── Forbidden                  forbidden       403   2
-    └── TooManyAttempts            too_many_attempts 429 2   (carries retry_after seconds)
+    ├── TooManyAttempts            too_many_attempts 429 2   (carries retry_after seconds)
+    └── RateLimited                rate_limited    429   2   (carries retry_after seconds)
 """
 
 from __future__ import annotations
@@ -150,3 +151,17 @@ class TooManyAttempts(MissionControlError):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class RateLimited(MissionControlError):
+    """Over the rate limit of this kind of request; wait `retry_after` seconds."""
+
+    code = "rate_limited"
+    status = 429
+    exit_code = 2
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+        self.headers = headers

@@ -68,6 +68,20 @@ class Settings(BaseSettings):
         description="Origins allowed to call the API from a browser (comma-separated or JSON "
         "list); none by default: the dashboard is served from the same origin.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for rate-limit counters shared by all API processes (optional; "
+        "counters stay in each process without it).",
+    )
+    rate_limit_read: Annotated[int, Field(ge=1)] = Field(
+        default=1200, description="Reads per minute per principal."
+    )
+    rate_limit_write: Annotated[int, Field(ge=1)] = Field(
+        default=300, description="Writes per minute per principal."
+    )
+    rate_limit_auth: Annotated[int, Field(ge=1)] = Field(
+        default=20, description="Sign-in and refresh attempts per minute per client address."
+    )
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = Field(
         default=10, description="Connections kept per process (PostgreSQL)."
     )

@@ -32,8 +32,9 @@ from missionctl.storage import AttachmentStore
 from missionctl.web.auth import VerifiedTokens, need
 from missionctl.web.cache import CachedReads, ResponseCache, SqliteRevisions
 from missionctl.web.deps import AppState, State
-from missionctl.web.middleware import BodyLimit, SecurityHeaders
+from missionctl.web.middleware import BodyLimit, RateLimitHeaders, SecurityHeaders
 from missionctl.web.problems import install_problem_handlers
+from missionctl.web.ratelimit import InProcessCounter, RateLimiter, RedisCounter, RouteClass
 from missionctl.workspace.api import router as workspace_router
 
 API_PREFIX = "/api/v1"
@@ -118,6 +119,14 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         store=AttachmentStore(settings.data_dir / "attachments"),
         secret_key=ensure_secret_key(settings),
         tokens=VerifiedTokens(),
+        limiter=RateLimiter(
+            RedisCounter(settings.redis_url) if settings.redis_url else InProcessCounter(),
+            {
+                RouteClass.AUTH: settings.rate_limit_auth,
+                RouteClass.READ: settings.rate_limit_read,
+                RouteClass.WRITE: settings.rate_limit_write,
+            },
+        ),
         # Valid only where event ids commit in order: see web/cache.py.
         cache=ResponseCache(SqliteRevisions(db.engine))
         if settings.response_cache and db.engine.dialect.name == "sqlite"
@@ -126,6 +135,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     install_problem_handlers(app)
     # Outermost last: headers on everything, then CORS, the body limit, and cached reads.
     app.add_middleware(CachedReads, state=state)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         app.add_middleware(

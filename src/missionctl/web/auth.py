@@ -17,12 +17,13 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from missionctl.db import utcnow
-from missionctl.errors import Forbidden, Unauthenticated
+from missionctl.errors import Forbidden, RateLimited, Unauthenticated
 from missionctl.identity import service as identity
 from missionctl.identity.credentials import API_KEY_PREFIX, InvalidToken, decode_access_token
 from missionctl.identity.schemas import Principal
 from missionctl.permissions import Permission, allowed
 from missionctl.web.deps import AppState
+from missionctl.web.ratelimit import RouteClass
 
 MAX_CREDENTIAL = 4096
 
@@ -122,6 +123,32 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
+READS = frozenset({Permission.BOARD_READ, Permission.AUTHENTICATED, Permission.AUDIT_READ})
+
+
+def principal_key(principal: Principal) -> str:
+    """Whose rate-limit bucket a principal draws from."""
+    if principal.api_key_id is not None:
+        return f"key:{principal.api_key_id}"
+    return f"user:{principal.user_id}"
+
+
+def count_request(
+    request: Request, route_class: RouteClass, who: str, state: AppState | None = None
+) -> None:
+    """Count a request against its bucket; `RateLimited` (429) when over the limit."""
+    state = state or request.app.state.mission_control
+    verdict = state.limiter.check(route_class, who)
+    request.state.ratelimit = verdict  # RateLimitHeaders puts it on the response
+    if not verdict.allowed:
+        raise RateLimited(
+            f"over {verdict.limit} {route_class} requests a minute; retry in "
+            f"{verdict.reset_seconds} s",
+            verdict.reset_seconds,
+            verdict.headers(),
+        )
+
+
 class Need:
     """A route's permission (see module docstring)."""
 
@@ -130,10 +157,15 @@ class Need:
 
     async def __call__(self, request: Request) -> None:
         if self.permission is Permission.PUBLIC:
+            if request.url.path.startswith("/api/v1/auth/"):
+                client = request.client.host if request.client else "unknown"
+                count_request(request, RouteClass.AUTH, f"ip:{client}")
             return
         principal = await authenticate(request)
         if not allowed(principal.role, self.permission):
             raise Forbidden(f"a {principal.role} may not do this ({self.permission})")
+        route_class = RouteClass.READ if self.permission in READS else RouteClass.WRITE
+        count_request(request, route_class, principal_key(principal))
 
 
 def need(permission: Permission) -> Any:

@@ -31,8 +31,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from missionctl.events.service import latest_event_id
 from missionctl.permissions import Permission, allowed
-from missionctl.web.auth import principal_from_jwt
+from missionctl.web.auth import principal_from_jwt, principal_key
 from missionctl.web.deps import AppState, RequestContext
+from missionctl.web.ratelimit import RouteClass
 
 JSON = "application/json"
 
@@ -185,4 +186,8 @@ class CachedReads:
         )
         if hit is None or not allowed(principal.role, hit[1]):
             return None
+        verdict = self.state.limiter.check(RouteClass.READ, principal_key(principal))
+        if not verdict.allowed:
+            return None  # the normal path counts again and answers 429
+        scope.setdefault("state", {})["ratelimit"] = verdict
         return hit[0]

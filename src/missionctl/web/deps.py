@@ -24,6 +24,7 @@ from missionctl.settings import Settings
 if TYPE_CHECKING:
     from missionctl.web.auth import VerifiedTokens
     from missionctl.web.cache import ResponseCache
+    from missionctl.web.ratelimit import RateLimiter
 
 
 from missionctl.storage import AttachmentStore
@@ -38,6 +39,7 @@ class AppState:
     store: AttachmentStore
     secret_key: str
     tokens: VerifiedTokens
+    limiter: RateLimiter
     cache: ResponseCache | None = None
 
 

@@ -48,6 +48,27 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class RateLimitHeaders:
+    """Puts the RateLimit-* headers of the request's bucket on its response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                verdict = scope.get("state", {}).get("ratelimit")
+                if verdict is not None and verdict.allowed:
+                    message["headers"] = [*message.get("headers", []), *verdict.headers()]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class BodyLimit:
     """Refuses request bodies over `max_bytes` with 413, by their header or by counting."""
 

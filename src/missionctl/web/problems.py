@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from missionctl.errors import MissionControlError
+from missionctl.errors import MissionControlError, RateLimited, TooManyAttempts, Unauthenticated
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("missionctl.web")
@@ -90,7 +90,14 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MissionControlError)
-    return problem(exc.status, exc.code, exc.title, exc.detail, request, **_clean(exc.extra))
+    response = problem(exc.status, exc.code, exc.title, exc.detail, request, **_clean(exc.extra))
+    if isinstance(exc, RateLimited):
+        response.headers.raw.extend(exc.headers)
+    elif isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, Unauthenticated):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
