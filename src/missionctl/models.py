@@ -7,7 +7,14 @@ from missionctl.comms.models import AttachmentRow, MessageRow, NotificationRow
 from missionctl.db import Base
 from missionctl.documents.models import DocumentRow, DocumentVersionRow
 from missionctl.events.models import EventRow
-from missionctl.identity.models import ApiKeyRow, MembershipRow, RefreshTokenRow, TenantRow, UserRow
+from missionctl.identity.models import (
+    ApiKeyRow,
+    InvitationRow,
+    MembershipRow,
+    RefreshTokenRow,
+    TenantRow,
+    UserRow,
+)
 from missionctl.workspace.models import WorkingNotesRow
 
 metadata = Base.metadata
@@ -20,6 +27,7 @@ __all__ = [
     "DocumentRow",
     "DocumentVersionRow",
     "EventRow",
+    "InvitationRow",
     "MembershipRow",
     "MessageRow",
     "NotificationRow",

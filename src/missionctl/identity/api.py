@@ -8,13 +8,19 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from missionctl.errors import Unauthenticated
-from missionctl.identity import service
+from missionctl.identity import members, service
 from missionctl.identity.schemas import (
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
+    Invitation,
+    InvitationAccept,
+    InvitationCreate,
+    InvitationCreated,
     LoginRequest,
     Me,
+    Member,
+    MemberUpdate,
     RefreshRequest,
     TokenPair,
 )
@@ -100,3 +106,79 @@ def create_api_key(ctx: Ctx, data: ApiKeyCreate) -> ApiKeyCreated:
 def revoke_api_key(ctx: Ctx, api_key_id: uuid.UUID) -> ApiKey:
     with ctx.write() as session:
         return service.revoke_api_key(session, api_key_id, actor=ctx.actor)
+
+
+@router.post(
+    "/accept-invitation",
+    summary="Accept an invitation (and sign in)",
+    dependencies=[need(Permission.PUBLIC)],
+    responses=UNAUTHENTICATED,
+)
+def accept_invitation(state: State, data: InvitationAccept) -> TokenPair:
+    with state.db.transaction(None) as session:
+        tokens = members.accept_invitation(session, data, key=state.secret_key)
+    if tokens is None:
+        raise Unauthenticated(
+            "the invitation is not valid (used, revoked or expired), or the password is wrong"
+        )
+    return tokens
+
+
+people = APIRouter(tags=["members"])
+
+
+@people.get("/members", summary="List members", dependencies=[need(Permission.USERS_MANAGE)])
+def list_members(ctx: Ctx) -> list[Member]:
+    with ctx.read() as session:
+        return members.list_members(session)
+
+
+@people.put(
+    "/members/{user_id}",
+    summary="Change a member's role",
+    dependencies=[need(Permission.USERS_MANAGE)],
+)
+def update_member(ctx: Ctx, user_id: uuid.UUID, data: MemberUpdate) -> Member:
+    with ctx.write() as session:
+        return members.update_member_role(session, user_id, data.role, actor=ctx.actor)
+
+
+@people.delete(
+    "/members/{user_id}",
+    status_code=204,
+    summary="Remove a member from this tenant",
+    dependencies=[need(Permission.USERS_MANAGE)],
+)
+def remove_member(ctx: Ctx, user_id: uuid.UUID) -> Response:
+    with ctx.write() as session:
+        members.remove_member(session, user_id, actor=ctx.actor)
+    return Response(status_code=204)
+
+
+@people.get(
+    "/invitations", summary="List invitations", dependencies=[need(Permission.USERS_MANAGE)]
+)
+def list_invitations(ctx: Ctx) -> list[Invitation]:
+    with ctx.read() as session:
+        return members.list_invitations(session)
+
+
+@people.post(
+    "/invitations",
+    status_code=201,
+    summary="Invite someone (the one-time link is shown once)",
+    dependencies=[need(Permission.USERS_MANAGE)],
+)
+def create_invitation(ctx: Ctx, data: InvitationCreate) -> InvitationCreated:
+    with ctx.write() as session:
+        return members.create_invitation(session, data, actor=ctx.actor)
+
+
+@people.delete(
+    "/invitations/{invitation_id}",
+    summary="Revoke an invitation",
+    dependencies=[need(Permission.USERS_MANAGE)],
+)
+def revoke_invitation(ctx: Ctx, invitation_id: uuid.UUID) -> Invitation:
+    with ctx.write() as session:
+        return members.revoke_invitation(session, invitation_id, actor=ctx.actor)

@@ -128,3 +128,55 @@ class Principal(BaseModel):
     api_key_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
     expires_at: datetime | None = None
+
+
+class Member(BaseModel):
+    """A user's membership in this tenant."""
+
+    user_id: uuid.UUID = Field(description="The user.")
+    email: str = Field(description="Their e-mail.")
+    display_name: str = Field(description="Name shown to others.")
+    role: Role = Field(description="Their role here.")
+    joined_at: StoredUTC = Field(description="When they joined (UTC).")
+
+
+class MemberUpdate(Schema):
+    """A new role for a member."""
+
+    role: Role = Field(description="admin, developer, operator or viewer.")
+
+
+class InvitationCreate(Schema):
+    """Invite someone by e-mail to join this tenant with a role."""
+
+    email: str = Field(max_length=320, pattern=EMAIL_PATTERN, description="Who to invite.")
+    role: Role = Field(description="The role they will have.")
+
+
+class Invitation(BaseModel):
+    """An invitation as listed (its token is never shown again)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    invitation_id: uuid.UUID = Field(description="The invitation's id.")
+    email: str = Field(description="Who is invited.")
+    role: Role = Field(description="The role they will have.")
+    expires_at: StoredUTC = Field(description="Until when it can be accepted (UTC).")
+    accepted_at: StoredUTC | None = Field(description="When it was accepted (UTC), if it was.")
+    revoked_at: StoredUTC | None = Field(description="When it was revoked (UTC), if it was.")
+    created_at: StoredUTC = Field(description="When it was made (UTC).")
+
+
+class InvitationCreated(Invitation):
+    """A new invitation with its one-time token: send the link to the invitee."""
+
+    token: str = Field(description="One-time token; shown this once.")
+    accept_path: str = Field(description="Path of the link that accepts it (carries the token).")
+
+
+class InvitationAccept(Schema):
+    """Accept an invitation: a new user sets a password; an existing one confirms theirs."""
+
+    token: str = Field(min_length=1, max_length=200, description="From the invitation link.")
+    password: str = Field(min_length=12, max_length=1024, description="At least 12 characters.")
+    display_name: str = Field(default="", max_length=200, description="Name shown to others.")

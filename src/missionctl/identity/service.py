@@ -151,6 +151,13 @@ def _tokens(
     )
 
 
+def issue_tokens(
+    session: Session, key: str, user_id: uuid.UUID, tenant: TenantRow, role: str
+) -> TokenPair:
+    """A fresh sign-in (a new refresh-token family) for a user in a tenant."""
+    return _tokens(session, key, user_id, tenant, role, uuid.uuid4(), utcnow())
+
+
 def _membership(
     session: Session, user_id: uuid.UUID, slug: str | None
 ) -> tuple[TenantRow, MembershipRow] | None:

@@ -25,6 +25,7 @@ from missionctl.documents.api import router as documents_router
 from missionctl.errors import MissionControlError
 from missionctl.events.api import router as activities_router
 from missionctl.identity.api import keys as api_keys_router
+from missionctl.identity.api import people as people_router
 from missionctl.identity.api import router as auth_router
 from missionctl.permissions import Permission
 from missionctl.settings import Settings, ensure_secret_key
@@ -157,6 +158,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         workspace_router,
         auth_router,
         api_keys_router,
+        people_router,
         audit_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
