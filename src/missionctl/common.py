@@ -64,6 +64,15 @@ def _assume_utc(value: datetime) -> datetime:
 StoredUTC = Annotated[datetime, AfterValidator(_assume_utc)]
 
 
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    """What one tenant may hold; None means no limit."""
+
+    agents: int | None = None
+    tasks_per_day: int | None = None
+    storage_bytes: int | None = None
+
+
 class ActorKind(StrEnum):
     """Who did something."""
 

@@ -7,6 +7,7 @@ Services raise these; each adapter maps them once: the web layer to an HTTP stat
     ├── NotFound                   not_found       404   3
     ├── Conflict                   conflict        409   4
     │   ├── AlreadyExists          already_exists  409   4
+    │   ├── QuotaExceeded          quota_exceeded  409   4
     │   ├── InvalidTransition      invalid_transition 409 4
     │   └── VersionConflict        version_conflict 409  4
     ├── InvalidInput               invalid_input   422   2
@@ -63,6 +64,13 @@ class AlreadyExists(Conflict):
 
     code = "already_exists"
     title = "Already exists"
+
+
+class QuotaExceeded(Conflict):
+    """The tenant is at one of its quotas (agents, tasks a day, storage)."""
+
+    code = "quota_exceeded"
+    title = "Quota exceeded"
 
 
 class InvalidTransition(Conflict):

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         description="Origins allowed to call the API from a browser (comma-separated or JSON "
         "list); none by default: the dashboard is served from the same origin.",
     )
+    quota_agents: Annotated[int, Field(ge=0)] = Field(default=100, description="Agents per tenant.")
+    quota_tasks_per_day: Annotated[int, Field(ge=0)] = Field(
+        default=10_000, description="Tasks a tenant may create per UTC day."
+    )
+    quota_storage_bytes: Annotated[int, Field(ge=0)] = Field(
+        default=5 * 1024**3, description="Attachment bytes per tenant."
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis for rate-limit counters shared by all API processes (optional; "

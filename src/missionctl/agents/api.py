@@ -28,7 +28,7 @@ def list_agents(ctx: Ctx, query: Annotated[AgentFilter, Query()]) -> Page[Agent]
 )
 def create_agent(ctx: Ctx, data: AgentCreate) -> Agent:
     with ctx.write() as session:
-        return service.create_agent(session, data, actor=ctx.actor)
+        return service.create_agent(session, data, actor=ctx.actor, quotas=ctx.app.quotas)
 
 
 @router.get("/{agent_id}", summary="Get an agent", dependencies=[need(Permission.BOARD_READ)])

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.models import AgentRow
 from missionctl.agents.schemas import Agent, AgentCreate, AgentFilter, AgentStatus, AgentUpdate
 from missionctl.audit.service import record_audit
-from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
+from missionctl.common import Actor, Page, Quotas, decode_uuid_cursor, split_page
 from missionctl.db import utcnow
-from missionctl.errors import AlreadyExists, InvalidInput, NotFound
+from missionctl.errors import AlreadyExists, InvalidInput, NotFound, QuotaExceeded
 from missionctl.events.service import record_event
 
 
@@ -45,8 +45,14 @@ def _audit(
     )
 
 
-def create_agent(session: Session, data: AgentCreate, *, actor: Actor) -> Agent:
-    """Create an agent; names and session keys are unique per tenant."""
+def create_agent(
+    session: Session, data: AgentCreate, *, actor: Actor, quotas: Quotas | None = None
+) -> Agent:
+    """Create an agent; names and session keys are unique per tenant; quotas are enforced."""
+    if quotas is not None and quotas.agents is not None:
+        count = session.scalar(select(func.count()).select_from(AgentRow)) or 0
+        if count >= quotas.agents:
+            raise QuotaExceeded(f"the tenant has {count} agents, its quota", quota="agents")
     _ensure_name_free(session, data.name)
     session_key = data.session_key or f"agent:{data.name}:main"
     if session.scalar(select(AgentRow.agent_id).where(AgentRow.session_key == session_key)):

@@ -42,7 +42,7 @@ async def list_tasks(ctx: Ctx, request: Request, query: Annotated[TaskFilter, Qu
 )
 def create_task(ctx: Ctx, data: TaskCreate) -> Task:
     with ctx.write() as session:
-        return service.create_task(session, data, actor=ctx.actor)
+        return service.create_task(session, data, actor=ctx.actor, quotas=ctx.app.quotas)
 
 
 @router.get("/{task_id}", summary="Get a task", dependencies=[need(Permission.BOARD_READ)])

@@ -23,9 +23,9 @@ from missionctl.board.schemas import (
     TaskUpdate,
 )
 from missionctl.board.transitions import TaskFacts, TaskStatus, check_transition
-from missionctl.common import Actor, ActorKind, Page, decode_uuid_cursor, split_page
+from missionctl.common import Actor, ActorKind, Page, Quotas, decode_uuid_cursor, split_page
 from missionctl.db import new_id, utcnow
-from missionctl.errors import Conflict, InvalidInput, NotFound
+from missionctl.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from missionctl.events.service import record_event
 
 # What a Task is read from (as raw columns, below): no ORM objects on the board's hot path.
@@ -231,8 +231,25 @@ def _check_dependencies(session: Session, task_id: uuid.UUID, depends_on: list[u
         seen |= step
 
 
-def create_task(session: Session, data: TaskCreate, *, actor: Actor) -> Task:
+def _check_daily_tasks(session: Session, quotas: Quotas) -> None:
+    if quotas.tasks_per_day is None:
+        return
+    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = session.scalar(
+        select(func.count()).select_from(TaskRow).where(TaskRow.created_at >= midnight)
+    )
+    if (today or 0) >= quotas.tasks_per_day:
+        raise QuotaExceeded(
+            f"the tenant created {today} tasks today, its daily quota", quota="tasks_per_day"
+        )
+
+
+def create_task(
+    session: Session, data: TaskCreate, *, actor: Actor, quotas: Quotas | None = None
+) -> Task:
     """Create a task (or goal); with assignees it starts `assigned`, else in the inbox."""
+    if quotas is not None:
+        _check_daily_tasks(session, quotas)
     actor = _acting(session, actor, data.created_by_agent_id)
     if data.is_goal and data.parent_task_id is not None:
         raise InvalidInput("a goal is a top-level task and cannot have a parent", field="is_goal")

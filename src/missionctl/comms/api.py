@@ -54,6 +54,7 @@ def create_message(ctx: Ctx, task_id: uuid.UUID, data: MessageCreate) -> Message
             actor=ctx.actor,
             store=ctx.app.store,
             max_attachment_bytes=ctx.app.settings.max_attachment_bytes,
+            quotas=ctx.app.quotas,
         )
 
 

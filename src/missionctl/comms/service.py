@@ -6,12 +6,12 @@ import re
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import agents_by_name, all_agents, get_agent, require_agents
 from missionctl.board.service import get_task
-from missionctl.common import Actor, ActorKind, Page, decode_uuid_cursor, split_page
+from missionctl.common import Actor, ActorKind, Page, Quotas, decode_uuid_cursor, split_page
 from missionctl.comms.models import AttachmentRow, MessageRow, NotificationRow
 from missionctl.comms.schemas import (
     Attachment,
@@ -25,7 +25,7 @@ from missionctl.comms.schemas import (
     NotificationKind,
 )
 from missionctl.db import utcnow
-from missionctl.errors import InvalidInput, NotFound, PayloadTooLarge
+from missionctl.errors import InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from missionctl.events.service import DomainEvent, on_event, record_event
 from missionctl.storage import AttachmentStore
 
@@ -96,6 +96,7 @@ def create_message(
     actor: Actor,
     store: AttachmentStore,
     max_attachment_bytes: int,
+    quotas: Quotas | None = None,
 ) -> Message:
     """Post to a task's thread; mentioned agents are notified in the same transaction."""
     task = get_task(session, task_id)
@@ -115,6 +116,15 @@ def create_message(
         if len(upload.content_base64) > max_attachment_bytes:
             raise PayloadTooLarge(
                 f"attachment {upload.name!r} is larger than {max_attachment_bytes} bytes"
+            )
+    incoming = sum(len(upload.content_base64) for upload in data.attachments)
+    if incoming and quotas is not None and quotas.storage_bytes is not None:
+        stored = session.scalar(select(func.coalesce(func.sum(AttachmentRow.size_bytes), 0)))
+        if (stored or 0) + incoming > quotas.storage_bytes:
+            raise QuotaExceeded(
+                f"the tenant stores {stored} bytes of attachments; {incoming} more would pass its "
+                f"quota of {quotas.storage_bytes}",
+                quota="storage_bytes",
             )
     mentioned = _mentioned(session, data.content, actor.agent_id)
     row = MessageRow(

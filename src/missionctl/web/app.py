@@ -18,6 +18,7 @@ from missionctl import models as _all_tables  # noqa: F401 - map every table bef
 from missionctl.agents.api import router as agents_router
 from missionctl.audit.api import router as audit_router
 from missionctl.board.api import router as tasks_router
+from missionctl.common import Quotas
 from missionctl.comms.api import notifications as notifications_router
 from missionctl.comms.api import router as messages_router
 from missionctl.db import Database
@@ -120,6 +121,11 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         store=AttachmentStore(settings.data_dir / "attachments"),
         secret_key=ensure_secret_key(settings),
         tokens=VerifiedTokens(),
+        quotas=Quotas(
+            agents=settings.quota_agents,
+            tasks_per_day=settings.quota_tasks_per_day,
+            storage_bytes=settings.quota_storage_bytes,
+        ),
         limiter=RateLimiter(
             RedisCounter(settings.redis_url) if settings.redis_url else InProcessCounter(),
             {

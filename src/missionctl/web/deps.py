@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
-from missionctl.common import Actor
+from missionctl.common import Actor, Quotas
 from missionctl.db import Database
 from missionctl.errors import InvalidInput
 from missionctl.identity.schemas import Principal
@@ -40,6 +40,7 @@ class AppState:
     secret_key: str
     tokens: VerifiedTokens
     limiter: RateLimiter
+    quotas: Quotas
     cache: ResponseCache | None = None
 
 
