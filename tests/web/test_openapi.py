@@ -75,3 +75,14 @@ def test_health_and_ready(api: httpx.Client) -> None:
     assert ok(api.get("/health"))["status"] == "ok"
     ready = ok(api.get("/ready"))
     assert ready["status"] == "ready" and ready["schema_revision"]
+
+
+def test_the_document_says_which_routes_need_a_bearer_token(api: httpx.Client) -> None:
+    spec = ok(api.get("/openapi.json"))
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    paths = spec["paths"]
+    assert paths["/api/v1/tasks"]["get"]["security"] == [{"HTTPBearer": []}]
+    assert paths["/api/v1/audit"]["get"]["security"] == [{"HTTPBearer": []}]
+    for public in ("/api/v1/auth/login", "/api/v1/health", "/api/v1/ready"):
+        operation = next(iter(paths[public].values()))
+        assert "security" not in operation, public

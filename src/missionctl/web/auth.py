@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from missionctl.db import utcnow
@@ -26,6 +27,12 @@ from missionctl.web.deps import AppState
 from missionctl.web.ratelimit import RouteClass
 
 MAX_CREDENTIAL = 4096
+# Only for the OpenAPI document (an "Authorize" button in /docs); `authenticate` does the work.
+BEARER = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT access token or API key (mck_…)",
+    description="`Authorization: Bearer <access token or API key>`",
+)
 
 
 def bearer(request: Request) -> str | None:
@@ -155,7 +162,11 @@ class Need:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    async def __call__(self, request: Request) -> None:
+    async def __call__(
+        self,
+        request: Request,
+        _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+    ) -> None:
         if self.permission is Permission.PUBLIC:
             if request.url.path.startswith("/api/v1/auth/"):
                 client = request.client.host if request.client else "unknown"
@@ -170,4 +181,16 @@ class Need:
 
 def need(permission: Permission) -> Any:
     """The dependency a route lists to declare (and enforce) its permission."""
+    if permission is Permission.PUBLIC:
+        return Depends(Public())
     return Depends(Need(permission))
+
+
+class Public(Need):
+    """A route anyone may call (documented without a security requirement)."""
+
+    def __init__(self) -> None:
+        super().__init__(Permission.PUBLIC)
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        await super().__call__(request, None)
