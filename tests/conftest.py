@@ -124,13 +124,19 @@ def backend(
         drop_postgres_database(backend.settings.resolved_database_url)
 
 
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to a free 127.0.0.1 port (its port is known before serving)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 class ServerThread:
     """uvicorn serving an app on a pre-bound 127.0.0.1 socket, in a thread."""
 
-    def __init__(self, app: object) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
+    def __init__(self, app: object, sock: socket.socket | None = None) -> None:
+        self.socket = sock or bound_socket()
         self.port = self.socket.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none")  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)

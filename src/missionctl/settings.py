@@ -75,6 +75,25 @@ class Settings(BaseSettings):
     quota_storage_bytes: Annotated[int, Field(ge=0)] = Field(
         default=5 * 1024**3, description="Attachment bytes per tenant."
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer URL (e.g. a Keycloak realm); enables SSO sign-in.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="OIDC client id.")
+    oidc_client_secret: str | None = Field(
+        default=None, description="OIDC client secret (confidential clients)."
+    )
+    oidc_tenant: str = Field(
+        default="default", description="Tenant that people signing in by OIDC join."
+    )
+    oidc_role: str = Field(
+        default="viewer", description="Role they get there on their first sign-in."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="This deployment's public base URL (for OIDC redirects); the request's own "
+        "when unset.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis for rate-limit counters shared by all API processes (optional; "
@@ -112,6 +131,13 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
+
+    @field_validator("oidc_role")
+    @classmethod
+    def _person_role(cls, value: str) -> str:
+        if value not in {"admin", "developer", "operator", "viewer"}:
+            raise ValueError("must be one of admin, developer, operator, viewer")
         return value
 
     @field_validator("log_level")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
 
-from missionctl.errors import Unauthenticated
+from missionctl.errors import NotFound, Unauthenticated
 from missionctl.identity import members, service
 from missionctl.identity.schemas import (
     ApiKey,
@@ -24,7 +25,7 @@ from missionctl.identity.schemas import (
     RefreshRequest,
     TokenPair,
 )
-from missionctl.permissions import Permission
+from missionctl.permissions import Permission, Role
 from missionctl.web.auth import need
 from missionctl.web.deps import Ctx, State
 
@@ -182,3 +183,69 @@ def create_invitation(ctx: Ctx, data: InvitationCreate) -> InvitationCreated:
 def revoke_invitation(ctx: Ctx, invitation_id: uuid.UUID) -> Invitation:
     with ctx.write() as session:
         return members.revoke_invitation(session, invitation_id, actor=ctx.actor)
+
+
+OIDC_COOKIE = "mc_oidc"
+
+
+@router.get(
+    "/oidc/login",
+    summary="Sign in with the configured OpenID Connect provider",
+    dependencies=[need(Permission.PUBLIC)],
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={404: {"description": "OIDC sign-in is not configured."}},
+)
+def oidc_login(state: State, request: Request) -> RedirectResponse:
+    if state.oidc is None:
+        raise NotFound("OIDC sign-in", "configuration")
+    url, cookie = state.oidc.start(state.secret_key)
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        OIDC_COOKIE,
+        cookie,
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/api/v1/auth/oidc",
+    )
+    return response
+
+
+@router.get(
+    "/oidc/callback",
+    summary="Where the OpenID Connect provider sends the browser back",
+    dependencies=[need(Permission.PUBLIC)],
+    responses={**UNAUTHENTICATED, 404: {"description": "OIDC sign-in is not configured."}},
+)
+def oidc_callback(
+    state: State,
+    request: Request,
+    response: Response,
+    code: Annotated[
+        str, Query(min_length=1, max_length=4096, description="The provider's one-time code.")
+    ],
+    flow_state: Annotated[
+        str,
+        Query(alias="state", min_length=1, max_length=512, description="Echo of our state."),
+    ],
+) -> TokenPair:
+    if state.oidc is None:
+        raise NotFound("OIDC sign-in", "configuration")
+    identity = state.oidc.finish(
+        state.secret_key, request.cookies.get(OIDC_COOKIE), code, flow_state
+    )
+    settings = state.settings
+    with state.db.transaction(None) as session:
+        tokens = service.sign_in_external(
+            session,
+            identity.email,
+            identity.name,
+            settings.oidc_tenant,
+            Role(settings.oidc_role),
+            key=state.secret_key,
+            provider="oidc",
+        )
+    response.delete_cookie(OIDC_COOKIE, path="/api/v1/auth/oidc")
+    return tokens

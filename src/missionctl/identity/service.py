@@ -443,3 +443,46 @@ def revoke_api_key(session: Session, api_key_id: uuid.UUID, *, actor: Actor) -> 
             payload={"prefix": row.prefix},
         )
     return ApiKey.model_validate(row)
+
+
+def sign_in_external(
+    session: Session,
+    email: str,
+    display_name: str,
+    tenant_slug: str,
+    role: Role,
+    *,
+    key: str,
+    provider: str,
+) -> TokenPair:
+    """Sign in someone an identity provider vouched for: find or create the user, and let them
+    join the tenant with `role` on their first visit (an existing membership keeps its role)."""
+    user = session.scalar(select(UserRow).where(UserRow.email == email))
+    if user is None:
+        user = UserRow(email=email, display_name=display_name)
+        session.add(user)
+        session.flush()
+    if not user.is_active:
+        raise Unauthenticated("this account is disabled")
+    tenant = session.scalar(select(TenantRow).where(TenantRow.slug == tenant_slug))
+    if tenant is None:
+        raise NotFound("tenant", tenant_slug)
+    member = session.scalar(
+        select(MembershipRow)
+        .where(MembershipRow.user_id == user.user_id, MembershipRow.tenant_id == tenant.tenant_id)
+        .execution_options(**ALL_TENANTS)
+    )
+    if member is None:
+        member = MembershipRow(tenant_id=tenant.tenant_id, user_id=user.user_id, role=role.value)
+        session.add(member)
+        session.flush()
+    record_audit(
+        session,
+        "auth.login_succeeded",
+        actor=Actor.user(user.user_id),
+        tenant_id=tenant.tenant_id,
+        subject_kind="user",
+        subject_id=user.user_id,
+        details={"role": member.role, "via": provider},
+    )
+    return issue_tokens(session, key, user.user_id, tenant, member.role)

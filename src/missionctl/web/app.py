@@ -28,6 +28,7 @@ from missionctl.events.api import router as activities_router
 from missionctl.identity.api import keys as api_keys_router
 from missionctl.identity.api import people as people_router
 from missionctl.identity.api import router as auth_router
+from missionctl.identity.oidc import OidcClient, OidcConfig
 from missionctl.permissions import Permission
 from missionctl.settings import Settings, ensure_secret_key
 from missionctl.storage import AttachmentStore
@@ -115,12 +116,24 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         static_url="/docs/assets",
         lifespan=lifespan,
     )
+    oidc = None
+    if settings.oidc_issuer and settings.oidc_client_id:
+        public = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        oidc = OidcClient(
+            OidcConfig(
+                issuer=settings.oidc_issuer,
+                client_id=settings.oidc_client_id,
+                client_secret=settings.oidc_client_secret,
+                redirect_uri=f"{public}{API_PREFIX}/auth/oidc/callback",
+            )
+        )
     state = app.state.mission_control = AppState(
         settings=settings,
         db=db,
         store=AttachmentStore(settings.data_dir / "attachments"),
         secret_key=ensure_secret_key(settings),
         tokens=VerifiedTokens(),
+        oidc=oidc,
         quotas=Quotas(
             agents=settings.quota_agents,
             tasks_per_day=settings.quota_tasks_per_day,

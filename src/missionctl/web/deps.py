@@ -22,6 +22,7 @@ from missionctl.identity.schemas import Principal
 from missionctl.settings import Settings
 
 if TYPE_CHECKING:
+    from missionctl.identity.oidc import OidcClient
     from missionctl.web.auth import VerifiedTokens
     from missionctl.web.cache import ResponseCache
     from missionctl.web.ratelimit import RateLimiter
@@ -41,6 +42,7 @@ class AppState:
     tokens: VerifiedTokens
     limiter: RateLimiter
     quotas: Quotas
+    oidc: OidcClient | None = None
     cache: ResponseCache | None = None
 
 
