@@ -81,7 +81,7 @@ def get_attachment(ctx: Ctx, attachment_id: uuid.UUID) -> Attachment:
     summary="Download an attachment",
     dependencies=[need(Permission.BOARD_READ)],
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {"*/*": {}}, "description": "The file, in its own type."}},
 )
 def download_attachment(ctx: Ctx, attachment_id: uuid.UUID) -> FileResponse:
     with ctx.read() as session:

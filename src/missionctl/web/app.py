@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
@@ -36,7 +37,7 @@ from missionctl.web.auth import VerifiedTokens, need
 from missionctl.web.cache import CachedReads, ResponseCache, SqliteRevisions
 from missionctl.web.deps import AppState, State
 from missionctl.web.middleware import BodyLimit, RateLimitHeaders, SecurityHeaders
-from missionctl.web.problems import install_problem_handlers
+from missionctl.web.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from missionctl.web.ratelimit import InProcessCounter, RateLimiter, RedisCounter, RouteClass
 from missionctl.workspace.api import router as workspace_router
 
@@ -94,6 +95,22 @@ def ready(state: State) -> Readiness:
     )
 
 
+def _document_problems(app: FastAPI) -> None:
+    """Put the Problem schema into the OpenAPI components the error responses point at."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings, db: Database) -> FastAPI:
     """Mission Control's HTTP app on an open (and migrated) database."""
 
@@ -115,7 +132,9 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         redoc_url=None,
         static_url="/docs/assets",
         lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
     )
+    _document_problems(app)
     oidc = None
     if settings.oidc_issuer and settings.oidc_client_id:
         public = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")

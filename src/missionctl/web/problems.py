@@ -8,12 +8,49 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from missionctl.errors import MissionControlError, RateLimited, TooManyAttempts, Unauthenticated
 
 PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457): a stable `code` to act on, a `detail` for people."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str = Field(description="Short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status.")
+    detail: str = Field(description="What went wrong, for a person.")
+    code: str = Field(description="Stable machine-readable code, e.g. `invalid_transition`.")
+    instance: str = Field(description="The path that failed.")
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+# Declared on every operation, so clients (and schemathesis) know every answer they may get.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("Malformed request (e.g. invalid JSON)."),
+    401: _problem("Not signed in, or the credentials are invalid."),
+    403: _problem("The caller's role does not allow this."),
+    404: _problem("Not found (or in another tenant)."),
+    405: _problem("Method not allowed."),
+    409: _problem("Conflicts with the current state (see `code`)."),
+    413: _problem("Body too large."),
+    422: _problem("Invalid input; `errors` names each field."),
+    428: _problem("A precondition header (If-Match) is required."),
+    429: _problem("Rate limited or too many attempts; see Retry-After."),
+    503: _problem("Temporarily unavailable; retry."),
+}
 log = structlog.get_logger("missionctl.web")
 
 HTTP_CODES = {
