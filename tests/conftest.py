@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,19 @@ def postgres_database(name: str) -> str:
 def drop_postgres_database(url: str) -> None:
     """Drop a database made by `postgres_database`."""
     _admin_execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+@contextmanager
+def fresh_database(kind: str, data_dir: Path) -> Iterator[str]:
+    """A URL of a brand-new empty database of `kind` (dropped afterwards on PostgreSQL)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{data_dir / 'missionctl.db'}"
+        return
+    url = postgres_database(f"mc_test_{_worker()}_{uuid.uuid4().hex[:8]}")
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
 
 
 def make_backend(name: str, data_dir: Path) -> Backend:

@@ -26,7 +26,7 @@ from missionctl import migrations
 from missionctl.db import Database, make_engine
 from missionctl.settings import load_settings
 from missionctl.web.app import create_app
-from tests.conftest import ServerThread, bound_socket
+from tests.conftest import BACKENDS, ServerThread, bound_socket, fresh_database
 from tests.factories import ok, problem
 
 CLIENT_ID = "missionctl"
@@ -120,16 +120,19 @@ class FakeIssuer:
         return JSONResponse({"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]})
 
 
-@pytest.fixture
-def sso(tmp_path: Path) -> Iterator[tuple[httpx.Client, FakeIssuer]]:
+@pytest.fixture(params=BACKENDS)
+def sso(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[httpx.Client, FakeIssuer]]:
     """Mission Control configured for a fake issuer; both on 127.0.0.1."""
     issuer = FakeIssuer()
-    with ServerThread(issuer.app()) as issuer_base:
+    with ServerThread(issuer.app()) as issuer_base, fresh_database(request.param, tmp_path) as url:
         issuer.base = issuer_base
         sock = bound_socket()
         base = f"http://127.0.0.1:{sock.getsockname()[1]}"
         settings = load_settings(
             data_dir=tmp_path,
+            database_url=url,
             secret_key="o" * 48,
             oidc_issuer=issuer_base,
             oidc_client_id=CLIENT_ID,

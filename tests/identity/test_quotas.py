@@ -14,31 +14,33 @@ from missionctl.db import Database, make_engine
 from missionctl.permissions import Role
 from missionctl.settings import load_settings
 from missionctl.web.app import create_app
-from tests.conftest import Backend, ServerThread, make_user
+from tests.conftest import BACKENDS, Backend, ServerThread, fresh_database, make_user
 from tests.factories import created, problem
 
 
-@pytest.fixture
-def small(tmp_path: Path) -> Iterator[httpx.Client]:
+@pytest.fixture(params=BACKENDS)
+def small(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
     """An admin on a server whose tenants may hold 2 agents, 3 tasks a day and 10 bytes."""
-    settings = load_settings(
-        data_dir=tmp_path,
-        secret_key="q" * 48,
-        quota_agents=2,
-        quota_tasks_per_day=3,
-        quota_storage_bytes=10,
-    )
-    db = Database(make_engine(settings.resolved_database_url))
-    migrations.upgrade(db.engine)
-    _user, token = make_user(Backend(name="sqlite", settings=settings, db=db), Role.ADMIN)
-    with (
-        ServerThread(create_app(settings, db)) as base,
-        httpx.Client(
-            base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}
-        ) as client,
-    ):
-        yield client
-    db.dispose()
+    with fresh_database(request.param, tmp_path) as url:
+        settings = load_settings(
+            data_dir=tmp_path,
+            database_url=url,
+            secret_key="q" * 48,
+            quota_agents=2,
+            quota_tasks_per_day=3,
+            quota_storage_bytes=10,
+        )
+        db = Database(make_engine(settings.resolved_database_url))
+        migrations.upgrade(db.engine)
+        _user, token = make_user(Backend(name=request.param, settings=settings, db=db), Role.ADMIN)
+        with (
+            ServerThread(create_app(settings, db)) as base,
+            httpx.Client(
+                base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}
+            ) as client,
+        ):
+            yield client
+        db.dispose()
 
 
 def test_agents_quota(small: httpx.Client) -> None:

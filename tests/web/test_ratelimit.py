@@ -16,30 +16,32 @@ from missionctl.permissions import Role
 from missionctl.settings import load_settings
 from missionctl.web.app import create_app
 from missionctl.web.ratelimit import RateLimiter, RedisCounter, RouteClass
-from tests.conftest import Backend, ServerThread, make_user
+from tests.conftest import BACKENDS, Backend, ServerThread, fresh_database, make_user
 from tests.factories import problem
 
 REDIS_URL = os.environ.get("MISSIONCTL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture
+@pytest.fixture(params=BACKENDS)
 def limited(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Backend]]:
-    """A server with tiny limits (3 reads, 2 writes, 2 sign-ins a minute) on a fresh SQLite."""
-    extra = getattr(request, "param", {})
-    settings = load_settings(
-        data_dir=tmp_path,
-        secret_key="y" * 48,
-        rate_limit_read=3,
-        rate_limit_write=2,
-        rate_limit_auth=2,
-        **extra,
-    )
-    db = Database(make_engine(settings.resolved_database_url))
-    migrations.upgrade(db.engine)
-    backend = Backend(name="sqlite", settings=settings, db=db)
-    with ServerThread(create_app(settings, db)) as base:
-        yield f"{base}/api/v1", backend
-    db.dispose()
+    """A server with tiny limits (3 reads, 2 writes, 2 sign-ins a minute) on a fresh database."""
+    kind, extra = (request.param, {}) if isinstance(request.param, str) else request.param
+    with fresh_database(kind, tmp_path) as url:
+        settings = load_settings(
+            data_dir=tmp_path,
+            database_url=url,
+            secret_key="y" * 48,
+            rate_limit_read=3,
+            rate_limit_write=2,
+            rate_limit_auth=2,
+            **extra,
+        )
+        db = Database(make_engine(settings.resolved_database_url))
+        migrations.upgrade(db.engine)
+        backend = Backend(name=kind, settings=settings, db=db)
+        with ServerThread(create_app(settings, db)) as base:
+            yield f"{base}/api/v1", backend
+        db.dispose()
 
 
 def test_reads_and_writes_have_their_own_limits(limited: tuple[str, Backend]) -> None:
@@ -102,7 +104,9 @@ def test_a_missing_redis_lets_requests_through() -> None:
     assert all(limiter.check(RouteClass.READ, "user:x").allowed for _ in range(3))
 
 
-@pytest.mark.parametrize("limited", [{"redis_url": REDIS_URL}], indirect=True)
+@pytest.mark.parametrize(
+    "limited", [(kind, {"redis_url": REDIS_URL}) for kind in BACKENDS], indirect=True
+)
 def test_the_app_counts_in_redis_when_configured(
     limited: tuple[str, Backend], redis_counter: RedisCounter
 ) -> None:
