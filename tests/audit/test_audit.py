@@ -24,6 +24,21 @@ from tests.factories import agent, created, ok, problem
 MISSIONCTL = Path(sys.executable).parent / "missionctl"
 
 
+def verify_with_cli(backend: Backend) -> subprocess.CompletedProcess[str]:
+    """`missionctl audit verify` as a separate process on the backend's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MISSIONCTL_")}
+    env["MISSIONCTL_DATA_DIR"] = str(backend.settings.data_dir)
+    env["MISSIONCTL_DATABASE_URL"] = backend.settings.resolved_database_url
+    return subprocess.run(
+        [str(MISSIONCTL), "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def chain(length: int) -> list[dict[str, object]]:
     entries: list[dict[str, object]] = []
     previous = GENESIS
@@ -137,34 +152,14 @@ def test_tampering_in_the_database_is_caught(
     assert report["intact"] is False
     # altered: 2 itself; deleted: 3 stands where 2 should; reordered: 1 holds 2's content.
     assert report["first_break"]["audit_id"] == {"alter": 2, "delete": 3, "reorder": 1}[tampering]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MISSIONCTL_")}
-    env["MISSIONCTL_DATA_DIR"] = str(backend.settings.data_dir)
-    env["MISSIONCTL_DATABASE_URL"] = backend.settings.resolved_database_url
-    result = subprocess.run(
-        [str(MISSIONCTL), "audit", "verify"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = verify_with_cli(backend)
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: audit entry {report['first_break']['audit_id']} ")
 
 
 def test_verify_passes_on_an_intact_chain(api: httpx.Client, backend: Backend) -> None:
     agent(api, "writer")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MISSIONCTL_")}
-    env["MISSIONCTL_DATA_DIR"] = str(backend.settings.data_dir)
-    env["MISSIONCTL_DATABASE_URL"] = backend.settings.resolved_database_url
-    result = subprocess.run(
-        [str(MISSIONCTL), "audit", "verify"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = verify_with_cli(backend)
     assert result.returncode == 0, result.stderr
     assert "audit chain intact: 1 entries" in result.stdout
     with backend.db.transaction(None, write=False) as session:

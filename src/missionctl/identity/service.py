@@ -159,8 +159,13 @@ def issue_tokens(
 
 
 def _membership(
-    session: Session, user_id: uuid.UUID, slug: str | None
+    session: Session,
+    user_id: uuid.UUID,
+    slug: str | None = None,
+    *,
+    tenant_id: uuid.UUID | None = None,
 ) -> tuple[TenantRow, MembershipRow] | None:
+    """A user's tenant and membership: the named one, or their first."""
     query = (
         select(TenantRow, MembershipRow)
         .join(MembershipRow, MembershipRow.tenant_id == TenantRow.tenant_id)
@@ -170,6 +175,8 @@ def _membership(
     )
     if slug is not None:
         query = query.where(TenantRow.slug == slug)
+    if tenant_id is not None:
+        query = query.where(TenantRow.tenant_id == tenant_id)
     found = session.execute(query.limit(1)).first()
     return (found[0], found[1]) if found else None
 
@@ -234,30 +241,28 @@ def refresh(session: Session, refresh_token: str, *, key: str) -> TokenPair | No
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if row.used_at is not None:
-        revoke_family(session, row.family_id)
-        record_audit(
-            session,
-            "auth.refresh_token_reused",
-            actor=Actor.user(row.user_id),
-            tenant_id=row.tenant_id,
-            subject_kind="session",
-            subject_id=row.family_id,
-            details={"revoked": "family"},
-        )
+        _end_sign_in(session, row, "auth.refresh_token_reused")
         return None
     user = session.get(UserRow, row.user_id)
     # The role is read again: a changed role takes effect at the next refresh.
-    tenant_member = session.execute(
-        select(TenantRow, MembershipRow)
-        .join(MembershipRow, MembershipRow.tenant_id == TenantRow.tenant_id)
-        .where(MembershipRow.user_id == row.user_id, TenantRow.tenant_id == row.tenant_id)
-        .execution_options(**ALL_TENANTS)
-    ).first()
+    tenant_member = _membership(session, row.user_id, tenant_id=row.tenant_id)
     if user is None or not user.is_active or tenant_member is None:
         return None
     row.used_at = now
     tenant, member = tenant_member
     return _tokens(session, key, row.user_id, tenant, member.role, row.family_id, now)
+
+
+def _end_sign_in(session: Session, row: RefreshTokenRow, action: str) -> None:
+    revoke_family(session, row.family_id)
+    record_audit(
+        session,
+        action,
+        actor=Actor.user(row.user_id),
+        tenant_id=row.tenant_id,
+        subject_kind="session",
+        subject_id=row.family_id,
+    )
 
 
 def revoke_family(session: Session, family_id: uuid.UUID) -> None:
@@ -275,15 +280,7 @@ def logout(session: Session, refresh_token: str) -> None:
         select(RefreshTokenRow).where(RefreshTokenRow.token_hash == digest(refresh_token))
     )
     if row is not None and row.revoked_at is None:
-        revoke_family(session, row.family_id)
-        record_audit(
-            session,
-            "auth.logout",
-            actor=Actor.user(row.user_id),
-            tenant_id=row.tenant_id,
-            subject_kind="session",
-            subject_id=row.family_id,
-        )
+        _end_sign_in(session, row, "auth.logout")
 
 
 def principal_from_claims(claims: AccessClaims) -> Principal:
