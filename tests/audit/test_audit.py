@@ -130,7 +130,7 @@ def test_audit_is_for_admins_and_exports_csv(
         problem(operator.get("/audit"), 403, "forbidden")
 
 
-@pytest.mark.parametrize("tampering", ["alter", "delete", "reorder"])
+@pytest.mark.parametrize("tampering", ["alter", "delete", "insert", "reorder"])
 def test_tampering_in_the_database_is_caught(
     api: httpx.Client, backend: Backend, tampering: str
 ) -> None:
@@ -144,14 +144,22 @@ def test_tampering_in_the_database_is_caught(
             )
         elif tampering == "delete":
             session.execute(delete(AuditRow).where(AuditRow.audit_id == 2))
+        elif tampering == "insert":  # a forged entry slipped in at the end, even well hashed
+            last = session.get(AuditRow, 3)
+            assert last is not None
+            forged = {c.key: getattr(last, c.key) for c in AuditRow.__table__.columns}
+            forged.update(audit_id=4, action="agent.created", prev_hash="f" * 64)
+            session.add(AuditRow(**forged))
         else:
             session.execute(update(AuditRow).where(AuditRow.audit_id == 1).values(audit_id=99))
             session.execute(update(AuditRow).where(AuditRow.audit_id == 2).values(audit_id=1))
             session.execute(update(AuditRow).where(AuditRow.audit_id == 99).values(audit_id=2))
     report = ok(api.get("/audit/verify"))
     assert report["intact"] is False
-    # altered: 2 itself; deleted: 3 stands where 2 should; reordered: 1 holds 2's content.
-    assert report["first_break"]["audit_id"] == {"alter": 2, "delete": 3, "reorder": 1}[tampering]
+    # altered: 2 itself; deleted: 3 stands where 2 should; inserted: 4 links to nothing;
+    # reordered: 1 holds 2's content.
+    expected = {"alter": 2, "delete": 3, "insert": 4, "reorder": 1}[tampering]
+    assert report["first_break"]["audit_id"] == expected
     result = verify_with_cli(backend)
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: audit entry {report['first_break']['audit_id']} ")

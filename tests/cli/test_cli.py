@@ -396,3 +396,90 @@ def test_up_without_the_demo_leaves_the_database_empty(fresh: Cli, start_up: Sta
     assert "@orchestrator" not in (fresh.data_dir / "WORKING.md").read_text()
     assert server.stop() in GRACEFUL_EXIT
     assert "Seeded" not in server.output()
+
+
+def test_users_create_reads_the_password_from_stdin_and_makes_the_tenant(
+    workspace: Workspace,
+) -> None:
+    cli = workspace.cli
+
+    def create(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(MISSIONCTL), "users", "create", *args],
+            cwd=cli.workdir,
+            env=cli.env(),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+
+    out = succeeded(
+        create(
+            "--tenant",
+            "acme",
+            "--email",
+            "Ops@Acme.example",
+            "--role",
+            "operator",
+            "--password-stdin",
+            stdin="a long enough password\n",
+        )
+    )
+    assert out.strip() == "created ops@acme.example as operator in acme"
+    # The same person can join a second tenant; twice in one is a conflict.
+    succeeded(
+        create(
+            "--tenant",
+            "beta",
+            "--email",
+            "ops@acme.example",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            stdin="a long enough password\n",
+        )
+    )
+    assert "already a member" in failed(
+        create(
+            "--tenant",
+            "acme",
+            "--email",
+            "ops@acme.example",
+            "--role",
+            "admin",
+            "--password-stdin",
+            stdin="a long enough password\n",
+        ),
+        4,
+    )
+    assert "--password-stdin" in failed(
+        create("--tenant", "acme", "--email", "x@acme.example", "--role", "viewer", stdin=""), 2
+    )
+    assert "password" in failed(
+        create(
+            "--tenant",
+            "acme",
+            "--email",
+            "y@acme.example",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            stdin="short\n",
+        ),
+        2,
+    )
+    assert "slug" in failed(
+        create(
+            "--tenant",
+            "Not A Slug",
+            "--email",
+            "z@acme.example",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            stdin="a long enough password\n",
+        ),
+        2,
+    )
