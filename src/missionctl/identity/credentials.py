@@ -12,6 +12,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import jwt
 from argon2 import PasswordHasher
@@ -22,8 +23,13 @@ REFRESH_TOKEN_TTL = timedelta(days=14)
 API_KEY_PREFIX = "mck_"
 REFRESH_PREFIX = "mcr_"
 _hasher = PasswordHasher()
-# Verifying against this keeps the time of a login for an unknown e-mail like a real one.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown e-mails, so their sign-in takes as long as a real
+    one. Made on first need: hashing costs ~0.1 s, which every process start would pay."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -34,7 +40,8 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when the password matches (always spends the argon2 time, even without a hash)."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matches = _hasher.verify(password_hash or _dummy_hash(), password)
+        return matches and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
