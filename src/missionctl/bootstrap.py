@@ -16,11 +16,15 @@ from sqlalchemy.orm import Session
 from missionctl import migrations
 from missionctl import models as _all_tables  # noqa: F401 - map every table before first use
 from missionctl.agents.schemas import AgentCreate, AgentFilter
-from missionctl.agents.service import create_agent, list_agents
+from missionctl.agents.service import create_agent, enqueue_due_heartbeats, list_agents
 from missionctl.board.schemas import TaskCreate, TaskPriority
 from missionctl.board.service import create_task
 from missionctl.common import Actor
-from missionctl.db import DEFAULT_TENANT_ID, Database, make_engine
+from missionctl.db import DEFAULT_TENANT_ID, Database, make_engine, utcnow
+from missionctl.engine.leader import leadership_for
+from missionctl.engine.registry import JobRegistry, load_plugins
+from missionctl.engine.scheduler import Periodic, Scheduler, builtin_periodic
+from missionctl.engine.worker import Worker, WorkerConfig
 from missionctl.identity.schemas import UserCreate
 from missionctl.identity.service import create_user, has_users
 from missionctl.permissions import Role
@@ -133,3 +137,61 @@ def seed_demo(db: Database) -> bool:
             create_agent(session, agent, actor=actor)
         create_task(session, DEMO_GOAL, actor=actor)
     return True
+
+
+# Mission Control's own job kinds, registered like any plugin's (see engine/registry.py).
+BUILTIN_PLUGINS = ("missionctl.workspace.jobs", "missionctl.board.jobs", "missionctl.webhooks.jobs")
+
+
+def build_registry(settings: Settings) -> JobRegistry:
+    """Every job kind this deployment runs: the built-in ones and `MISSIONCTL_PLUGINS`."""
+    registry = JobRegistry()
+    load_plugins(registry, (*BUILTIN_PLUGINS, *settings.plugins))
+    return registry
+
+
+def _heartbeats(db: Database) -> int:
+    with db.transaction(None) as session:
+        return enqueue_due_heartbeats(session, utcnow())
+
+
+def periodic_work(settings: Settings) -> list[Periodic]:
+    """What the active scheduler does: cron, the reaper, retention, and agents' heartbeats."""
+    return [
+        *builtin_periodic(
+            lease_seconds=settings.job_lease_seconds,
+            job_retention_days=settings.job_retention_days,
+            event_retention_days=settings.event_retention_days,
+        ),
+        Periodic("heartbeats", 1.0, _heartbeats),
+    ]
+
+
+def make_worker(
+    settings: Settings, db: Database, registry: JobRegistry, **overrides: object
+) -> Worker:
+    """A worker configured by the settings (and `concurrency`, `kinds` overrides)."""
+    return Worker(db, registry, settings, WorkerConfig.from_settings(settings, **overrides))
+
+
+def make_scheduler(settings: Settings, db: Database) -> Scheduler:
+    """A scheduler that leads or stands by, with the deployment's periodic work."""
+    return Scheduler(db, leadership_for(db.engine), periodic_work(settings))
+
+
+class EmbeddedEngine:
+    """A worker and a scheduler inside the API process (`missionctl up`)."""
+
+    def __init__(self, settings: Settings, db: Database, registry: JobRegistry) -> None:
+        self.worker = make_worker(settings, db, registry)
+        self.scheduler = make_scheduler(settings, db)
+
+    def start(self) -> None:
+        """Start both."""
+        self.worker.start()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop the scheduler, then let the worker finish or release its jobs."""
+        self.scheduler.stop()
+        self.worker.stop()

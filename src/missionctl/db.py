@@ -9,6 +9,7 @@ every insert, so no service can forget it. Queries that must span tenants say so
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -42,6 +45,8 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.pool import NullPool
 from uuid_utils.compat import uuid7
+
+from missionctl.signals import CHANNELS, PgListener, Signals
 
 DEFAULT_TENANT_ID = uuid.UUID("00000000-0000-7000-8000-000000000001")
 DEFAULT_TENANT_SLUG = "default"
@@ -129,7 +134,9 @@ def tenant_of(session: Session) -> uuid.UUID:
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_queries_to_tenant(state: ORMExecuteState) -> None:
-    if state.is_column_load or state.is_relationship_load:
+    # Statements on plain Tables (the job queue's hot path) have no entities to scope; they
+    # say which rows they touch themselves.
+    if state.is_column_load or state.is_relationship_load or not state.is_orm_statement:
         return
     if state.execution_options.get("all_tenants"):
         return
@@ -177,8 +184,10 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # A deferred transaction that reads and then writes can fail with SQLITE_BUSY without
         # waiting; BEGIN IMMEDIATE waits for the write lock instead (readers are never blocked).
+        # Straight to the driver: SQLAlchemy's statement machinery would double the cost of
+        # a short transaction.
         is_write = conn.get_execution_options().get("write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if is_write else "BEGIN")
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -195,15 +204,29 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+# How long a SQLite writer queues in the process before leaving the wait to SQLite's own
+# busy timeout (same length): the lock is a fast path, never a new way to fail.
+WRITE_LOCK_TIMEOUT_SECONDS = 10.0
+
+
 class Database:
-    """An engine plus the sessions that run units of work on it."""
+    """An engine plus the sessions that run units of work on it.
+
+    `signals` wakes this process's stream tail and workers when a unit of work commits events or
+    jobs. On SQLite, writers of this process queue on a lock before `BEGIN IMMEDIATE`: SQLite's
+    busy handler sleeps in steps of milliseconds, a lock hands over in microseconds.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.signals = Signals()
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._listener: PgListener | None = None
+        self._listener_lock = threading.Lock()
+        self._write_engine = engine.execution_options(write=True)
         self._read = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
-        self._write = sessionmaker(
-            bind=engine.execution_options(write=True), expire_on_commit=False, autoflush=True
-        )
+        self._write = sessionmaker(bind=self._write_engine, expire_on_commit=False, autoflush=True)
 
     @contextmanager
     def transaction(
@@ -211,11 +234,84 @@ class Database:
     ) -> Iterator[Session]:
         """One unit of work: commits when the block ends, rolls back if it raises."""
         factory = self._write if write else self._read
-        with factory() as session:
+        with self.write_turn(write), factory() as session:
             session.info["tenant_id"] = tenant_id
+            session.info["signals"] = self.signals
             with session.begin():
                 yield session
 
+    @contextmanager
+    def connect(self, *, write: bool = True) -> Iterator[Connection]:
+        """A Core connection in a transaction, for hot paths that need no ORM (the job queue).
+
+        No tenant scoping and no session hooks: callers name the rows they touch.
+        """
+        with self.write_turn(write), (self._write_engine if write else self.engine).begin() as conn:
+            yield conn
+
+    @contextmanager
+    def write_turn(self, write: bool = True) -> Iterator[None]:
+        """Hold this process's SQLite write lock for the block (nothing on PostgreSQL)."""
+        lock = self._write_lock if write else None
+        is_held = lock.acquire(timeout=WRITE_LOCK_TIMEOUT_SECONDS) if lock else False
+        try:
+            yield
+        finally:
+            if is_held and lock is not None:
+                lock.release()
+
+    def listen(self) -> None:
+        """On PostgreSQL, hear other processes' commits as signals (once per process; idempotent).
+
+        On SQLite there is nothing to start: waiters probe `PRAGMA data_version` instead.
+        """
+        if self.is_sqlite:
+            return
+        with self._listener_lock:
+            if self._listener is None:
+                self._listener = PgListener(libpq_conninfo(self.engine), self.signals, CHANNELS)
+                self._listener.start()
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop listening and close every pooled connection."""
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
         self.engine.dispose()
+
+
+def libpq_conninfo(engine: Engine) -> str:
+    """The engine's PostgreSQL URL as libpq takes it (no SQLAlchemy driver name)."""
+    return make_url(engine.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class ChangeProbe:
+    """Tells cheaply whether another connection committed to the database since the last look.
+
+    On SQLite, `PRAGMA data_version` on a connection of our own that never writes moves with
+    every commit of any other connection, in this process or another (a few microseconds). On
+    PostgreSQL there is no such probe: `changed()` is always True and callers rely on
+    LISTEN/NOTIFY plus a slower poll.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._connection: Any = engine.raw_connection() if engine.dialect.name == "sqlite" else None
+        self._version: int | None = None
+
+    def changed(self) -> bool:
+        """True if something committed since the previous call (always True the first time)."""
+        if self._connection is None:
+            return True
+        cursor = self._connection.cursor()
+        try:
+            version = cursor.execute("PRAGMA data_version").fetchone()[0]
+        finally:
+            cursor.close()
+        is_changed: bool = version != self._version
+        self._version = version
+        return is_changed
+
+    def close(self) -> None:
+        """Give the connection back."""
+        if self._connection is not None:
+            self._connection.close()

@@ -16,7 +16,14 @@ Services raise these; each adapter maps them once: the web layer to an HTTP stat
     ├── Unauthenticated            unauthenticated 401   2
     ├── Forbidden                  forbidden       403   2
     ├── TooManyAttempts            too_many_attempts 429 2   (carries retry_after seconds)
-    └── RateLimited                rate_limited    429   2   (carries retry_after seconds)
+    ├── RateLimited                rate_limited    429   2   (carries retry_after seconds)
+    └── JobError                   job_failed      500   1   (raised by job handlers)
+        ├── RetryLater             retry_later               retry, after `after_seconds` if set
+        └── PermanentFailure       permanent_failure         no retry: straight to dead letters
+
+The worker records any exception a job handler raises as a failed attempt: retried with backoff
+while attempts remain, except `PermanentFailure`, `InvalidInput` and `NotFound` (retrying cannot
+help), which go straight to the dead-letter list.
 """
 
 from __future__ import annotations
@@ -173,3 +180,26 @@ class RateLimited(MissionControlError):
         super().__init__(detail, retry_after=retry_after)
         self.retry_after = retry_after
         self.headers = headers
+
+
+class JobError(MissionControlError):
+    """Raised by a job handler to say how its attempt failed."""
+
+    code = "job_failed"
+    title = "Job failed"
+
+
+class RetryLater(JobError):
+    """The attempt failed for now; retry (after `after_seconds`, or with the usual backoff)."""
+
+    code = "retry_later"
+
+    def __init__(self, detail: str, after_seconds: float | None = None) -> None:
+        super().__init__(detail, after_seconds=after_seconds)
+        self.after_seconds = after_seconds
+
+
+class PermanentFailure(JobError):
+    """The job cannot succeed; no retry."""
+
+    code = "permanent_failure"

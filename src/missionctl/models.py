@@ -6,6 +6,7 @@ from missionctl.board.models import TaskAssigneeRow, TaskDependencyRow, TaskRow
 from missionctl.comms.models import AttachmentRow, MessageRow, NotificationRow
 from missionctl.db import Base
 from missionctl.documents.models import DocumentRow, DocumentVersionRow
+from missionctl.engine.models import JobRow, JobStepRow, ScheduleRow, WorkerRow
 from missionctl.events.models import EventRow
 from missionctl.identity.models import (
     ApiKeyRow,
@@ -15,6 +16,7 @@ from missionctl.identity.models import (
     TenantRow,
     UserRow,
 )
+from missionctl.webhooks.models import DeliveryRow, WebhookRow
 from missionctl.workspace.models import WorkingNotesRow
 
 metadata = Base.metadata
@@ -24,19 +26,25 @@ __all__ = [
     "ApiKeyRow",
     "AttachmentRow",
     "AuditRow",
+    "DeliveryRow",
     "DocumentRow",
     "DocumentVersionRow",
     "EventRow",
     "InvitationRow",
+    "JobRow",
+    "JobStepRow",
     "MembershipRow",
     "MessageRow",
     "NotificationRow",
     "RefreshTokenRow",
+    "ScheduleRow",
     "TaskAssigneeRow",
     "TaskDependencyRow",
     "TaskRow",
     "TenantRow",
     "UserRow",
+    "WebhookRow",
+    "WorkerRow",
     "WorkingNotesRow",
     "metadata",
 ]

@@ -35,11 +35,16 @@ class Permission(StrEnum):
     API_KEYS_MANAGE = "api_keys:manage"
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
+    JOBS_READ = "jobs:read"
+    JOBS_MANAGE = "jobs:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 R = Role
 EVERYONE = frozenset(Role)
 WORKERS = frozenset({R.ADMIN, R.DEVELOPER, R.OPERATOR, R.AGENT})
+PEOPLE = frozenset({R.ADMIN, R.DEVELOPER, R.OPERATOR, R.VIEWER})
+BUILDERS = frozenset({R.ADMIN, R.DEVELOPER})
 
 TABLE: dict[Permission, frozenset[Role]] = {
     Permission.AUTHENTICATED: EVERYONE,
@@ -54,6 +59,16 @@ TABLE: dict[Permission, frozenset[Role]] = {
     Permission.API_KEYS_MANAGE: frozenset({R.ADMIN}),
     Permission.USERS_MANAGE: frozenset({R.ADMIN}),
     Permission.AUDIT_READ: frozenset({R.ADMIN}),
+    Permission.JOBS_READ: PEOPLE,
+    Permission.JOBS_MANAGE: BUILDERS,
+    Permission.WEBHOOKS_MANAGE: BUILDERS,
+}
+
+# Which events a principal may see, by type prefix; everything else needs BOARD_READ.
+EVENT_PERMISSIONS: dict[str, Permission] = {
+    "job.": Permission.JOBS_READ,
+    "schedule.": Permission.JOBS_READ,
+    "webhook.": Permission.WEBHOOKS_MANAGE,
 }
 
 
@@ -62,3 +77,16 @@ def allowed(role: Role, permission: Permission) -> bool:
     if permission is Permission.PUBLIC:
         return True
     return role in TABLE[permission]
+
+
+def event_permission(event_type: str) -> Permission:
+    """The permission needed to see an event of this type (in feeds, streams)."""
+    for prefix, permission in EVENT_PERMISSIONS.items():
+        if event_type.startswith(prefix):
+            return permission
+    return Permission.BOARD_READ
+
+
+def hidden_event_prefixes(role: Role) -> list[str]:
+    """Event type prefixes a role may not see."""
+    return [prefix for prefix, needed in EVENT_PERMISSIONS.items() if not allowed(role, needed)]

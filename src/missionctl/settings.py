@@ -122,10 +122,57 @@ class Settings(BaseSettings):
         "short and CPU-bound, and more threads only contend for the GIL.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+    worker_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
+        default=4, description="Jobs a worker runs at once (`missionctl worker`, `up`)."
+    )
+    job_lease_seconds: Annotated[float, Field(ge=0.5, le=3600)] = Field(
+        default=30.0,
+        description="How long a claimed job stays leased without renewal; a job whose worker "
+        "died runs again about this much later.",
+    )
+    job_poll_seconds: Annotated[float, Field(ge=0.01, le=60)] = Field(
+        default=1.0,
+        description="How often an idle worker looks for jobs when no signal woke it.",
+    )
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=30.0,
+        description="On SIGTERM, how long running jobs may finish before they are handed back.",
+    )
+    job_retention_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        default=7,
+        description="Days finished jobs (succeeded, cancelled, discarded) are kept; 0 keeps "
+        "them forever. Dead jobs stay until retried or discarded.",
+    )
+    event_retention_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        default=0, description="Days events (the activity feed) are kept; 0 keeps them forever."
+    )
+    plugins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Python modules with a `register(registry)` function adding job kinds "
+        "(comma-separated or JSON list).",
+    )
+    allow_private_webhooks: bool = Field(
+        default=False,
+        description="Let webhooks target private, loopback and link-local addresses (off: "
+        "such targets are refused, against SSRF).",
+    )
+    webhook_retry_base_seconds: Annotated[float, Field(ge=0.01, le=3600)] = Field(
+        default=10.0,
+        description="First retry delay of a failed webhook delivery; it doubles (with jitter) "
+        "up to an hour, for 8 attempts in all.",
+    )
+    stream_ping_seconds: Annotated[float, Field(ge=0.1, le=300)] = Field(
+        default=15.0, description="How often idle live-event streams get a ping."
+    )
+    stream_queue_size: Annotated[int, Field(ge=10, le=1_000_000)] = Field(
+        default=1000,
+        description="Events a live stream may fall behind before it is disconnected (it "
+        "resumes from its last event id).",
+    )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "plugins", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from missionctl.db import Base, JSONType, TenantMixin, Timestamps, new_id
+from missionctl.db import Base, JSONType, TenantMixin, Timestamps, new_id, utcnow
 
 
 class AgentRow(TenantMixin, Timestamps, Base):
@@ -18,6 +18,7 @@ class AgentRow(TenantMixin, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "name", name="uq_agents_tenant_name"),
         UniqueConstraint("tenant_id", "session_key", name="uq_agents_tenant_session_key"),
+        Index("ix_agents_next_heartbeat", "next_heartbeat_at"),
     )
 
     agent_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -31,3 +32,5 @@ class AgentRow(TenantMixin, Timestamps, Base):
     session_key: Mapped[str] = mapped_column(String(200))
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     current_task_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # When the scheduler next wakes the agent (its heartbeat job); due at once when created.
+    next_heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from missionctl.agents.models import AgentRow
@@ -13,8 +14,12 @@ from missionctl.agents.schemas import Agent, AgentCreate, AgentFilter, AgentStat
 from missionctl.audit.service import record_audit
 from missionctl.common import Actor, Page, Quotas, decode_uuid_cursor, split_page
 from missionctl.db import utcnow
+from missionctl.engine.service import enqueue
 from missionctl.errors import AlreadyExists, InvalidInput, NotFound, QuotaExceeded
 from missionctl.events.service import record_event
+
+HEARTBEAT_JOB = "agent.heartbeat"
+HEARTBEAT_BATCH = 500
 
 
 def _row(session: Session, agent_id: uuid.UUID) -> AgentRow:
@@ -225,3 +230,41 @@ def record_heartbeat(
         payload={"status": row.status, "previous_status": previous_status},
     )
     return Agent.model_validate(row)
+
+
+def enqueue_due_heartbeats(session: Session, now: datetime, limit: int = HEARTBEAT_BATCH) -> int:
+    """Enqueue a heartbeat job for every agent of every tenant whose wake-up is due.
+
+    Each job's idempotency key names the agent and the due time, so a second scheduler (or a
+    retry of this transaction) adds nothing. An agent whose heartbeats were missed (the
+    scheduler was down) wakes once, not once per missed interval.
+    """
+    rows = session.execute(
+        select(
+            AgentRow.agent_id,
+            AgentRow.tenant_id,
+            AgentRow.next_heartbeat_at,
+            AgentRow.heartbeat_interval_seconds,
+        )
+        .where(AgentRow.next_heartbeat_at <= now)
+        .order_by(AgentRow.next_heartbeat_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(all_tenants=True)
+    ).all()
+    for agent_id, tenant_id, due_at, interval in rows:
+        enqueue(
+            session,
+            HEARTBEAT_JOB,
+            {"agent_id": str(agent_id)},
+            idempotency_key=f"heartbeat:{agent_id}:{due_at.isoformat()}",
+            tenant_id=tenant_id,
+            max_attempts=1,  # the next interval is the retry
+        )
+        session.execute(
+            update(AgentRow)
+            .where(AgentRow.agent_id == agent_id)
+            .values(next_heartbeat_at=now + timedelta(seconds=interval))
+            .execution_options(all_tenants=True)
+        )
+    return len(rows)

@@ -11,6 +11,7 @@ from missionctl import migrations
 from missionctl.bootstrap import open_database
 from missionctl.db import DEFAULT_TENANT_ID, Database
 from missionctl.errors import MissionControlError
+from missionctl.identity.service import get_tenant
 from missionctl.settings import Settings, load_settings
 
 
@@ -35,7 +36,12 @@ def database() -> Iterator[tuple[Settings, Database]]:
 
 
 @contextmanager
-def unit_of_work(*, write: bool = True) -> Iterator[Session]:
-    """One transaction in the default tenant (identity will add --tenant)."""
-    with database() as (_settings, db), db.transaction(DEFAULT_TENANT_ID, write=write) as session:
-        yield session
+def unit_of_work(*, write: bool = True, tenant: str | None = None) -> Iterator[Session]:
+    """One transaction in the default tenant, or the tenant with slug `tenant`."""
+    with database() as (_settings, db):
+        tenant_id = DEFAULT_TENANT_ID
+        if tenant is not None:
+            with db.transaction(None, write=False) as session:
+                tenant_id = get_tenant(session, tenant).tenant_id
+        with db.transaction(tenant_id, write=write) as session:
+            yield session

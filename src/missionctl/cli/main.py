@@ -10,7 +10,16 @@ import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from missionctl import __version__
-from missionctl.cli import agents_cmd, audit_cmd, db_cmd, serve_cmd, tasks_cmd, users_cmd
+from missionctl.cli import (
+    agents_cmd,
+    audit_cmd,
+    db_cmd,
+    engine_cmd,
+    jobs_cmd,
+    serve_cmd,
+    tasks_cmd,
+    users_cmd,
+)
 from missionctl.errors import MissionControlError
 from missionctl.settings import SettingsError
 
@@ -26,8 +35,11 @@ app.add_typer(agents_cmd.app, name="agents")
 app.add_typer(tasks_cmd.app, name="tasks")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(jobs_cmd.app, name="jobs")
 app.command("up")(serve_cmd.up)
 app.command("api")(serve_cmd.api)
+app.command("worker")(engine_cmd.worker)
+app.command("scheduler")(engine_cmd.scheduler)
 app.command("goal")(tasks_cmd.goal)
 
 F = TypeVar("F", bound=Callable[..., Any])

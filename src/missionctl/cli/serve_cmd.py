@@ -12,6 +12,8 @@ from missionctl import __version__
 from missionctl.bootstrap import (
     ADMIN_EMAIL,
     INITIAL_ADMIN_FILE,
+    EmbeddedEngine,
+    build_registry,
     configure_logging,
     ensure_admin,
     prepare,
@@ -29,6 +31,10 @@ HostOption = Annotated[
 PortOption = Annotated[
     int | None, typer.Option("--port", min=1, max=65535, help="Port (MISSIONCTL_PORT).")
 ]
+
+
+# Live streams never end by themselves: uvicorn closes what is still open after this long.
+SHUTDOWN_SECONDS = 5
 
 
 def _settings(host: str | None, port: int | None) -> Settings:
@@ -65,16 +71,20 @@ def up(
     write_mirror(
         mirror_path(settings.data_dir, DEFAULT_TENANT_SLUG, is_default=True), working_md.content
     )
+    registry = build_registry(settings)
+    engine = EmbeddedEngine(settings, db, registry)
     typer.echo(
         f"Mission Control {__version__} on http://{settings.host}:{settings.port} "
-        f"({_where(settings)}; API docs at /docs)"
+        f"({_where(settings)}; API docs at /docs; a worker running "
+        f"{settings.worker_concurrency} jobs at once and the scheduler in this process)"
     )
     uvicorn.run(
-        create_app(settings, db),
+        create_app(settings, db, registry=registry, background=[engine]),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
 
 
@@ -100,4 +110,5 @@ def api(
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )

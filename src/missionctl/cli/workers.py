@@ -36,7 +36,9 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 def serve_one(host: str, port: int, log_level: str) -> None:
     """One worker: its own socket, one uvicorn server (runs in a child process)."""
     sock = reuse_port_socket(host, port)
-    config = uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False)
+    config = uvicorn.Config(
+        APP, factory=True, log_level=log_level, access_log=False, timeout_graceful_shutdown=5
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

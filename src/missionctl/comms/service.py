@@ -301,6 +301,19 @@ def mark_all_read(session: Session, data: MarkAllRead, *, actor: Actor) -> int:
     return int(updated)
 
 
+def count_undelivered(session: Session, agent_id: uuid.UUID) -> int:
+    """How many notifications wait for the agent (without delivering them)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(NotificationRow)
+            .where(NotificationRow.recipient_agent_id == agent_id)
+            .where(NotificationRow.is_delivered.is_(False))
+        )
+        or 0
+    )
+
+
 def deliver_notifications(
     session: Session, agent_id: uuid.UUID, limit: int = 50
 ) -> list[Notification]:

@@ -42,8 +42,11 @@ class EventFilter(BaseModel):
 
     task_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
-    event_type: str | None = None
+    event_type: str | None = None  # exact, or a prefix like `task.*`
+    event_types: list[str] = []  # any of these (exact, `prefix.*` or `*`)
+    hidden_prefixes: list[str] = []  # types the reader may not see
     after: int | None = None
+    until: int | None = None  # at most this id
     order: Order = Order.NEWEST_FIRST
     limit: int = 50
     cursor: str | None = None

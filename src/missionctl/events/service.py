@@ -1,19 +1,40 @@
-"""Appending to and reading the event log."""
+"""Appending to and reading the event log.
+
+Events are written when their unit of work commits, not when they are recorded: `record_event`
+runs the in-transaction handlers at once and stages the row; the `before_commit` hook inserts
+the staged rows last, hands them to the commit sinks (webhooks turn them into deliveries, in the
+same transaction), and raises the events signal once the commit is through.
+
+On PostgreSQL, ids come from a sequence and transactions commit in any order, so a reader that
+saw id 105 could miss 104 committing later. Writers therefore take a *shared* advisory lock just
+before inserting their events, and hold it to commit; a stream reader takes the same lock
+*exclusively* (`read_settled`), which waits until every writer that holds an id has committed or
+rolled back. Writers never wait for each other; they pause only while a reader reads. On SQLite,
+writers are serialised, so ids commit in order anyway.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, text, true
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from missionctl.common import Actor, Page, decode_int_cursor, split_page
 from missionctl.events.models import EventRow
 from missionctl.events.schemas import Event, EventFilter, Order
+from missionctl.signals import EVENTS
+
+# Writers hold it shared from their first event id to commit; `read_settled` takes it exclusive.
+EVENTS_LOCK = 0x6D63_6576  # "mcev"
+_STAGED = "missionctl.staged_events"
+_WROTE = "missionctl.wrote_events"
 
 
 @dataclass(frozen=True)
@@ -31,7 +52,9 @@ class DomainEvent:
 
 
 EventHandler = Callable[[Session, DomainEvent], None]
+CommitSink = Callable[[Session, Sequence[EventRow]], None]
 _handlers: dict[str, list[EventHandler]] = defaultdict(list)
+_sinks: list[CommitSink] = []
 
 
 def on_event(event_type: str) -> Callable[[EventHandler], EventHandler]:
@@ -49,6 +72,17 @@ def on_event(event_type: str) -> Callable[[EventHandler], EventHandler]:
     return register
 
 
+def on_commit_events(sink: CommitSink) -> CommitSink:
+    """Register a sink handed each unit of work's events, with their ids, before it commits.
+
+    The sink runs in that transaction (what it writes commits with the events) and must not
+    record events itself.
+    """
+    if sink not in _sinks:
+        _sinks.append(sink)
+    return sink
+
+
 def record_event(
     session: Session,
     event_type: str,
@@ -61,7 +95,10 @@ def record_event(
     agent_id: uuid.UUID | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    """Append an event in the caller's transaction (it commits or vanishes with the change)."""
+    """Append an event in the caller's transaction (it commits or vanishes with the change).
+
+    The row is written when the transaction commits; handlers registered with `on_event` run now.
+    """
     event = DomainEvent(
         event_type=event_type,
         actor=actor,
@@ -72,7 +109,7 @@ def record_event(
         agent_id=agent_id,
         payload=payload or {},
     )
-    session.add(
+    session.info.setdefault(_STAGED, []).append(
         EventRow(
             event_type=event.event_type,
             actor_kind=actor.kind.value,
@@ -89,6 +126,46 @@ def record_event(
         handler(session, event)
 
 
+@sa_event.listens_for(Session, "before_commit")
+def _write_staged_events(session: Session) -> None:
+    staged: list[EventRow] = session.info.pop(_STAGED, None) or []
+    if not staged:
+        return
+    is_postgres = session.get_bind().dialect.name == "postgresql"
+    if is_postgres:
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": EVENTS_LOCK})
+    session.add_all(staged)
+    session.flush()
+    for sink in _sinks:
+        sink(session, staged)
+    if session.info.get(_STAGED):
+        raise RuntimeError("a commit sink recorded events")
+    if is_postgres:
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS})
+    session.info[_WROTE] = True
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _signal_events(session: Session) -> None:
+    if session.info.pop(_WROTE, False) and (signals := session.info.get("signals")):
+        signals.raise_(EVENTS)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_staged_events(session: Session, _transaction: object) -> None:
+    session.info.pop(_STAGED, None)
+    session.info.pop(_WROTE, None)
+
+
+def _type_is(pattern: str) -> ColumnElement[bool]:
+    """`event_type` matches an exact type, a `prefix.*` or `*`."""
+    if pattern == "*":
+        return true()
+    if pattern.endswith(".*"):
+        return EventRow.event_type.startswith(pattern[:-1], autoescape=True)
+    return EventRow.event_type == pattern
+
+
 def list_events(session: Session, event_filter: EventFilter) -> Page[Event]:
     """A page of the activity feed, newest first unless asked otherwise."""
     query = select(EventRow)
@@ -97,13 +174,15 @@ def list_events(session: Session, event_filter: EventFilter) -> Page[Event]:
     if event_filter.agent_id is not None:
         query = query.where(EventRow.agent_id == event_filter.agent_id)
     if event_filter.event_type:
-        if event_filter.event_type.endswith(".*"):
-            prefix = event_filter.event_type[:-1]
-            query = query.where(EventRow.event_type.startswith(prefix, autoescape=True))
-        else:
-            query = query.where(EventRow.event_type == event_filter.event_type)
+        query = query.where(_type_is(event_filter.event_type))
+    if event_filter.event_types:
+        query = query.where(or_(*(_type_is(pattern) for pattern in event_filter.event_types)))
+    for prefix in event_filter.hidden_prefixes:
+        query = query.where(~EventRow.event_type.startswith(prefix, autoescape=True))
     if event_filter.after is not None:
         query = query.where(EventRow.event_id > event_filter.after)
+    if event_filter.until is not None:
+        query = query.where(EventRow.event_id <= event_filter.until)
     newest_first = event_filter.order is Order.NEWEST_FIRST
     if event_filter.cursor:
         last = decode_int_cursor(event_filter.cursor)
@@ -117,3 +196,50 @@ def list_events(session: Session, event_filter: EventFilter) -> Page[Event]:
 def latest_event_id(session: Session) -> int:
     """The tenant's newest event id (0 before the first event): a version of all its state."""
     return session.scalar(select(func.max(EventRow.event_id))) or 0
+
+
+def settled_position(connection: Connection) -> int:
+    """The newest event id of any tenant such that no smaller id can still commit."""
+    with Session(bind=connection) as session, session.begin():
+        if connection.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK})
+        newest = session.scalar(
+            select(func.max(EventRow.event_id)).execution_options(all_tenants=True)
+        )
+    return newest or 0
+
+
+def read_settled(connection: Connection, after: int, limit: int) -> list[EventRow]:
+    """Up to `limit` events of every tenant after `after`, oldest first, with no gap to come.
+
+    Runs in a transaction of its own on `connection`; on PostgreSQL it first waits out every
+    writer between its first event id and commit (see the module docstring), so no event with a
+    smaller id than those returned can commit later.
+    """
+    with Session(bind=connection) as session, session.begin():
+        if connection.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK})
+        rows = session.scalars(
+            select(EventRow)
+            .where(EventRow.event_id > after)
+            .order_by(EventRow.event_id)
+            .limit(limit)
+            .execution_options(all_tenants=True)
+        ).all()
+    return list(rows)
+
+
+def purge_events(session: Session, before: datetime, limit: int = 1000) -> int:
+    """Delete up to `limit` events of every tenant older than `before` (retention).
+
+    Ids are never reused (streams resume by id), so a gap left here is never filled.
+    """
+    doomed = (
+        select(EventRow.event_id).where(EventRow.created_at < before).limit(limit).scalar_subquery()
+    )
+    result = session.execute(
+        delete(EventRow)
+        .where(EventRow.event_id.in_(doomed))
+        .execution_options(all_tenants=True, synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]

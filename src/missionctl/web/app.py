@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
@@ -19,13 +19,20 @@ from missionctl import models as _all_tables  # noqa: F401 - map every table bef
 from missionctl.agents.api import router as agents_router
 from missionctl.audit.api import router as audit_router
 from missionctl.board.api import router as tasks_router
+from missionctl.bootstrap import build_registry
 from missionctl.common import Quotas
 from missionctl.comms.api import notifications as notifications_router
 from missionctl.comms.api import router as messages_router
 from missionctl.db import Database
 from missionctl.documents.api import router as documents_router
+from missionctl.engine.api import jobs as jobs_router
+from missionctl.engine.api import schedules_router
+from missionctl.engine.api import workers as workers_router
+from missionctl.engine.registry import JobRegistry
 from missionctl.errors import MissionControlError
 from missionctl.events.api import router as activities_router
+from missionctl.events.api import streams as streams_router
+from missionctl.events.stream import EventTail
 from missionctl.identity.api import keys as api_keys_router
 from missionctl.identity.api import people as people_router
 from missionctl.identity.api import router as auth_router
@@ -39,6 +46,7 @@ from missionctl.web.deps import AppState, State
 from missionctl.web.middleware import BodyLimit, RateLimitHeaders, SecurityHeaders
 from missionctl.web.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from missionctl.web.ratelimit import InProcessCounter, RateLimiter, RedisCounter, RouteClass
+from missionctl.webhooks.api import router as webhooks_router
 from missionctl.workspace.api import router as workspace_router
 
 API_PREFIX = "/api/v1"
@@ -111,13 +119,38 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings, db: Database) -> FastAPI:
-    """Mission Control's HTTP app on an open (and migrated) database."""
+class Background(Protocol):
+    """Something that runs beside the API for the app's lifetime (the embedded engine)."""
+
+    def start(self) -> None:
+        """Start it."""
+
+    def stop(self) -> None:
+        """Stop it, finishing or handing back its work."""
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    *,
+    registry: JobRegistry | None = None,
+    background: Sequence[Background] = (),
+) -> FastAPI:
+    """Mission Control's HTTP app on an open (and migrated) database.
+
+    `background` services (the embedded worker and scheduler of `missionctl up`) start with the
+    app and stop with it.
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+        for service in background:
+            service.start()
         yield
+        state.tail.stop()
+        for service in reversed(background):
+            await anyio.to_thread.run_sync(service.stop)
         if state.cache is not None:
             state.cache.close()
         db.dispose()
@@ -166,6 +199,8 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
                 RouteClass.WRITE: settings.rate_limit_write,
             },
         ),
+        registry=registry if registry is not None else build_registry(settings),
+        tail=EventTail(db),
         # Valid only where event ids commit in order: see web/cache.py.
         cache=ResponseCache(SqliteRevisions(db.engine))
         if settings.response_cache and db.engine.dialect.name == "sqlite"
@@ -198,6 +233,11 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         api_keys_router,
         people_router,
         audit_router,
+        jobs_router,
+        schedules_router,
+        workers_router,
+        webhooks_router,
+        streams_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from missionctl.db import utcnow
 from missionctl.errors import Forbidden, RateLimited, Unauthenticated
@@ -35,11 +36,18 @@ BEARER = HTTPBearer(
 )
 
 
-def bearer(request: Request) -> str | None:
-    """The bearer credential of a request, if any."""
+def bearer(request: HTTPConnection, *, allow_query: bool = False) -> str | None:
+    """The bearer credential of a request, if any.
+
+    Live streams also take it as `?access_token=`: browsers cannot set headers on a WebSocket
+    or an EventSource.
+    """
     header = request.headers.get("authorization")
     if not header:
-        return None
+        token = request.query_params.get("access_token") if allow_query else None
+        if token is not None and not 0 < len(token) <= MAX_CREDENTIAL:
+            raise Unauthenticated("the access_token parameter is empty or too long")
+        return token
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential or len(credential) > MAX_CREDENTIAL:
         raise Unauthenticated("use `Authorization: Bearer <token or API key>`")
@@ -107,13 +115,13 @@ def _switch_tenant(state: AppState, principal: Principal, slug: str) -> Principa
         return identity.principal_for_tenant(session, principal, slug)
 
 
-async def authenticate(request: Request) -> Principal:
+async def authenticate(request: HTTPConnection, *, allow_query: bool = False) -> Principal:
     """Who is calling, in which tenant; `Unauthenticated` if nobody (valid)."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     state: AppState = request.app.state.mission_control
-    credential = bearer(request)
+    credential = bearer(request, allow_query=allow_query)
     if credential is None:
         raise Unauthenticated("sign in: send `Authorization: Bearer <token or API key>`")
     if credential.startswith(API_KEY_PREFIX):
@@ -141,7 +149,7 @@ def principal_key(principal: Principal) -> str:
 
 
 def count_request(
-    request: Request, route_class: RouteClass, who: str, state: AppState | None = None
+    request: HTTPConnection, route_class: RouteClass, who: str, state: AppState | None = None
 ) -> None:
     """Count a request against its bucket; `RateLimited` (429) when over the limit."""
     state = state or request.app.state.mission_control
@@ -167,12 +175,16 @@ class Need:
         request: Request,
         _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
     ) -> None:
+        await self.check(request)
+
+    async def check(self, request: HTTPConnection, *, allow_query: bool = False) -> None:
+        """Authenticate, authorise and count the request (see module docstring)."""
         if self.permission is Permission.PUBLIC:
             if request.url.path.startswith("/api/v1/auth/"):
                 client = request.client.host if request.client else "unknown"
                 count_request(request, RouteClass.AUTH, f"ip:{client}")
             return
-        principal = await authenticate(request)
+        principal = await authenticate(request, allow_query=allow_query)
         if not allowed(principal.role, self.permission):
             raise Forbidden(f"a {principal.role} may not do this ({self.permission})")
         route_class = RouteClass.READ if self.permission in READS else RouteClass.WRITE
@@ -193,4 +205,16 @@ class Public(Need):
         super().__init__(Permission.PUBLIC)
 
     async def __call__(self, request: Request) -> None:  # type: ignore[override]
-        await super().__call__(request, None)
+        await self.check(request)
+
+
+class StreamNeed(Need):
+    """A live stream's permission: also for WebSockets, and also with `?access_token=`."""
+
+    async def __call__(self, connection: HTTPConnection) -> None:  # type: ignore[override]
+        await self.check(connection, allow_query=True)
+
+
+def need_stream(permission: Permission) -> Any:
+    """The dependency a live-stream route (WebSocket or SSE) lists for its permission."""
+    return Depends(StreamNeed(permission))

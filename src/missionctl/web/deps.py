@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from missionctl.common import Actor, Quotas
 from missionctl.db import Database
@@ -22,6 +23,8 @@ from missionctl.identity.schemas import Principal
 from missionctl.settings import Settings
 
 if TYPE_CHECKING:
+    from missionctl.engine.registry import JobRegistry
+    from missionctl.events.stream import EventTail
     from missionctl.identity.oidc import OidcClient
     from missionctl.web.auth import VerifiedTokens
     from missionctl.web.cache import ResponseCache
@@ -33,7 +36,8 @@ from missionctl.storage import AttachmentStore
 
 @dataclass(frozen=True)
 class AppState:
-    """What the app holds for its lifetime: settings, database, attachment store, cache."""
+    """What the app holds for its lifetime: settings, database, attachment store, cache, the job
+    kinds it knows, and the event tail its live streams follow."""
 
     settings: Settings
     db: Database
@@ -42,6 +46,8 @@ class AppState:
     tokens: VerifiedTokens
     limiter: RateLimiter
     quotas: Quotas
+    registry: JobRegistry
+    tail: EventTail
     oidc: OidcClient | None = None
     cache: ResponseCache | None = None
 
@@ -83,7 +89,7 @@ def actor_of(principal: Principal) -> Actor:
     return Actor.user(principal.user_id)
 
 
-async def get_context(request: Request) -> RequestContext:
+async def get_context(request: HTTPConnection) -> RequestContext:
     """The request's context, from the principal its route's `need(...)` established."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketState
 
 from missionctl.errors import MissionControlError, RateLimited, TooManyAttempts, Unauthenticated
 
@@ -176,12 +179,41 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal_error", "Internal error", "an unexpected error happened", request)
 
 
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+# Close codes for a WebSocket that was already accepted (RFC 6455 §7.4.1).
+POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
+
+
+def _also_for_websockets(handler: Handler) -> Callable[[HTTPConnection, Exception], Any]:
+    """A handler that also answers WebSockets: the problem as the handshake's HTTP response
+    (the ASGI denial-response extension) before accepting, a close frame after."""
+
+    async def handle(connection: HTTPConnection, exc: Exception) -> JSONResponse | None:
+        response = await handler(connection, exc)  # type: ignore[arg-type]
+        if not isinstance(connection, WebSocket):
+            return response
+        is_handshake = connection.application_state is WebSocketState.CONNECTING
+        if is_handshake and "websocket.http.response" in connection.scope.get("extensions", {}):
+            await connection.send_denial_response(response)
+            return None
+        if connection.application_state is not WebSocketState.DISCONNECTED:
+            code = INTERNAL_ERROR if response.status_code >= 500 else POLICY_VIOLATION
+            await connection.close(code=code, reason=str(exc)[:120])
+        return None
+
+    return handle
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Map every exception class to its problem response."""
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(MissionControlError, _domain)
-    app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(IntegrityError, _integrity)
-    app.add_exception_handler(DataError, _data)
-    app.add_exception_handler(OperationalError, _operational)
-    app.add_exception_handler(Exception, _unexpected)
+    for exc_class, handler in (
+        (RequestValidationError, _validation),
+        (MissionControlError, _domain),
+        (StarletteHTTPException, _http),
+        (IntegrityError, _integrity),
+        (DataError, _data),
+        (OperationalError, _operational),
+        (Exception, _unexpected),
+    ):
+        app.add_exception_handler(exc_class, _also_for_websockets(handler))

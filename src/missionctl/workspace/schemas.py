@@ -73,3 +73,12 @@ class HeartbeatResponse(BaseModel):
         description="Notifications delivered by this heartbeat (now marked delivered)."
     )
     has_work: bool = Field(description="False when there is nothing to do (no model call needed).")
+
+
+class WakeUp(BaseModel):
+    """What a scheduled heartbeat found."""
+
+    agent_id: uuid.UUID = Field(description="The agent that woke.")
+    open_tasks: int = Field(description="Its assigned, in-progress and in-review tasks.")
+    pending_notifications: int = Field(description="Notifications not yet delivered to it.")
+    has_work: bool = Field(description="False when there is nothing to do (no model call).")

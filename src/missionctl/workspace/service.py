@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from missionctl.agents.service import all_agents, record_heartbeat, require_agents
+from missionctl.agents.service import all_agents, get_agent, record_heartbeat, require_agents
 from missionctl.board.schemas import Task, TaskFilter
 from missionctl.board.service import count_by_status, get_task, list_tasks, open_tasks_for_agent
 from missionctl.board.transitions import BOARD_COLUMNS
 from missionctl.common import Actor
-from missionctl.comms.service import deliver_notifications
+from missionctl.comms.service import count_undelivered, deliver_notifications
 from missionctl.db import utcnow
 from missionctl.errors import NotFound, PreconditionRequired, VersionConflict
 from missionctl.events.schemas import EventFilter
@@ -25,6 +25,7 @@ from missionctl.workspace.models import WorkingNotesRow
 from missionctl.workspace.schemas import (
     HeartbeatRequest,
     HeartbeatResponse,
+    WakeUp,
     WorkingMd,
     WorkingNotesUpdate,
     WorkingNotesVersion,
@@ -178,6 +179,23 @@ def heartbeat(session: Session, agent_id: uuid.UUID, data: HeartbeatRequest) -> 
         tasks=tasks,
         notifications=notifications,
         has_work=bool(tasks or notifications),
+    )
+
+
+def wake(session: Session, agent_id: uuid.UUID) -> WakeUp:
+    """A scheduled heartbeat: the agent checks in and sees whether it has work.
+
+    Nothing is handed over or marked delivered: the agent's turn does that when it runs.
+    """
+    agent = get_agent(session, agent_id)
+    record_heartbeat(session, agent_id, status=None, current_task_id=agent.current_task_id)
+    open_tasks = len(open_tasks_for_agent(session, agent_id))
+    pending = count_undelivered(session, agent_id)
+    return WakeUp(
+        agent_id=agent_id,
+        open_tasks=open_tasks,
+        pending_notifications=pending,
+        has_work=bool(open_tasks or pending),
     )
 
 

@@ -1,0 +1,1 @@
+"""The durable engine: the job queue, workers, the scheduler and cron schedules."""

@@ -1,0 +1,148 @@
+"""What a job handler gets: its job, fenced units of work, and checkpointed steps."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from missionctl.db import Database, utcnow
+from missionctl.engine import queue
+from missionctl.engine.queue import ClaimedJob
+from missionctl.settings import Settings
+
+T = TypeVar("T")
+
+
+class JobInterrupted(Exception):
+    """The attempt must stop now; raised by `JobContext.check()` and its steps."""
+
+
+class LeaseLost(JobInterrupted):
+    """The worker no longer holds the job (its lease lapsed and the job was handed on)."""
+
+
+class JobCancelled(JobInterrupted):
+    """A person cancelled the job while it ran."""
+
+
+class JobTimedOut(JobInterrupted):
+    """The attempt ran past its kind's timeout."""
+
+
+class JobContext:
+    """A running attempt of a job, as its handler sees it.
+
+    `step(name, fn)` runs `fn(session)` in a unit of work that also checkpoints its result, once
+    per job: a retried job gets the stored result back instead of running the step again.
+    `call(name, fn)` does the same for work outside the database (a model call, an HTTP request);
+    such work can repeat if the worker dies between doing it and checkpointing it, so it should
+    pass `step_key(name)` on as an idempotency key.
+    """
+
+    def __init__(
+        self,
+        job: ClaimedJob,
+        *,
+        worker_id: str,
+        db: Database,
+        settings: Settings,
+        lease_seconds: float,
+        timeout_seconds: float,
+        steps: dict[str, Any],
+    ) -> None:
+        self.job = job
+        self.worker_id = worker_id
+        self.db = db
+        self.settings = settings
+        self.lease_seconds = lease_seconds
+        self.deadline = time.monotonic() + timeout_seconds
+        self._steps = steps
+        # Set from the worker's lease-renewal thread.
+        self.is_lost = False
+        self.is_cancel_requested = job.cancel_requested
+
+    @property
+    def job_id(self) -> uuid.UUID:
+        """The job's id."""
+        return self.job.job_id
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        """The tenant the job belongs to (its units of work run there)."""
+        return self.job.tenant_id
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The job's input."""
+        return self.job.payload
+
+    @property
+    def attempt(self) -> int:
+        """This attempt's number, from 1."""
+        return self.job.attempt
+
+    @property
+    def is_timed_out(self) -> bool:
+        """True once the attempt ran past its timeout."""
+        return time.monotonic() > self.deadline
+
+    def check(self) -> None:
+        """Raise if the attempt must stop: lease lost, cancelled, or timed out."""
+        if self.is_lost:
+            raise LeaseLost(f"job {self.job_id} is no longer held by {self.worker_id}")
+        if self.is_cancel_requested:
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+        if self.is_timed_out:
+            raise JobTimedOut(f"job {self.job_id} ran past its timeout")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work in the job's tenant that commits only while the worker holds the job."""
+        self.check()
+        with self.db.transaction(self.tenant_id) as session:
+            if not queue.fence(session.connection(), self.job, self.worker_id, self.lease_seconds):
+                self.is_lost = True
+                raise LeaseLost(f"job {self.job_id} is no longer held by {self.worker_id}")
+            yield session
+
+    def step_key(self, name: str) -> str:
+        """A key unique to this job and step: the idempotency key for what the step calls."""
+        return f"{self.job_id}:{name}"
+
+    def has_step(self, name: str) -> bool:
+        """True when the step already finished (in this attempt or an earlier one)."""
+        return name in self._steps
+
+    def step(self, name: str, fn: Callable[[Session], T]) -> T:
+        """Run `fn(session)` once per job; its effects and its checkpoint commit together."""
+        if name in self._steps:
+            return self._steps[name]  # type: ignore[no-any-return]
+        with self.transaction() as session:
+            result = as_json(fn(session))
+            queue.save_step(session.connection(), self.job, name, result, utcnow())
+        self._steps[name] = result
+        return result  # type: ignore[no-any-return]
+
+    def call(self, name: str, fn: Callable[[], T]) -> T:
+        """Run `fn()` outside any transaction, then checkpoint its result (see class docstring)."""
+        if name in self._steps:
+            return self._steps[name]  # type: ignore[no-any-return]
+        self.check()
+        result = as_json(fn())
+        with self.transaction() as session:
+            queue.save_step(session.connection(), self.job, name, result, utcnow())
+        self._steps[name] = result
+        return result  # type: ignore[no-any-return]
+
+
+def as_json(value: Any) -> Any:
+    """The value as it will read back from the checkpoint (tuples become lists, and so on)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return json.loads(json.dumps(value))

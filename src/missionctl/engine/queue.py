@@ -1,0 +1,397 @@
+"""The queue's hot path: claim, fence, finish, renew, release and reap jobs.
+
+Statements are SQLAlchemy Core, built once, run on the caller's connection (no ORM, no session:
+a worker moves thousands of jobs a second, and a job's own units of work pass
+`session.connection()`). A claim is one statement on both databases: the ready jobs are picked in a
+materialised CTE (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent claimers skip each
+other's rows; SQLite writers are serialised anyway) and leased by the UPDATE around it.
+
+A lease is (lease_owner, attempts): every write a worker makes for a job it holds — a step's
+checkpoint, its result — first checks both in the same transaction (`fence`). A worker whose
+lease lapsed, and whose job the reaper handed on, therefore cannot write anything more for it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, func, select, text, update
+
+from missionctl.db import utcnow
+from missionctl.engine.models import READY_PREDICATE, RUNNING_PREDICATE, JobRow, JobStepRow
+from missionctl.engine.schemas import JobStatus
+
+jobs = cast(Table, JobRow.__table__)
+steps = cast(Table, JobStepRow.__table__)
+S = JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job a worker holds a lease on."""
+
+    job_id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: str
+    payload: dict[str, Any]
+    attempt: int  # this attempt's number, 1-based; part of the lease
+    max_attempts: int
+    priority: int
+    run_at: datetime
+    cancel_requested: bool
+    scheduled_for: datetime | None = None  # the firing, for jobs a schedule enqueued
+
+
+@dataclass(frozen=True, slots=True)
+class ReapedJob:
+    """A job whose lease lapsed, and what became of it."""
+
+    job_id: uuid.UUID
+    tenant_id: uuid.UUID
+    kind: str
+    lease_owner: str | None
+    status: JobStatus
+
+
+_CLAIMED_COLUMNS = (
+    jobs.c.job_id,
+    jobs.c.tenant_id,
+    jobs.c.kind,
+    jobs.c.payload,
+    jobs.c.attempts,
+    jobs.c.max_attempts,
+    jobs.c.priority,
+    jobs.c.run_at,
+    jobs.c.cancel_requested,
+    jobs.c.scheduled_for,
+)
+
+
+def is_postgres(conn: Connection) -> bool:
+    """True on PostgreSQL."""
+    return conn.dialect.name == "postgresql"
+
+
+def claim(
+    conn: Connection,
+    worker_id: str,
+    kinds: Collection[str],
+    limit: int,
+    lease_seconds: float,
+    limits: Mapping[str, int] | None = None,
+) -> list[ClaimedJob]:
+    """Lease up to `limit` ready jobs of `kinds`: lowest priority number first, then oldest.
+
+    Kinds in `limits` never run more than their limit at once across every worker: they are
+    claimed one kind at a time after counting what runs (under an advisory lock per kind on
+    PostgreSQL, so two workers cannot both take the last slot).
+    """
+    limits = limits or {}
+    now = utcnow()
+    lease_until = now + timedelta(seconds=lease_seconds)
+    free = [kind for kind in kinds if kind not in limits]
+    claimed = _claim(conn, worker_id, free, limit, now, lease_until) if free else []
+    for kind, cap in limits.items():
+        if kind not in kinds or len(claimed) >= limit:
+            continue
+        if is_postgres(conn):
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"mc.kind:{kind}"}
+            )
+        running = conn.scalar(
+            select(func.count())
+            .select_from(jobs)
+            .where(text(RUNNING_PREDICATE), jobs.c.kind == kind)
+        )
+        slots = min(cap - (running or 0), limit - len(claimed))
+        if slots > 0:
+            claimed += _claim(conn, worker_id, [kind], slots, now, lease_until)
+    claimed.sort(key=lambda job: (job.priority, job.run_at))
+    return claimed
+
+
+_PICKED = (
+    select(jobs.c.job_id)
+    .where(
+        text(READY_PREDICATE),
+        jobs.c.run_at <= bindparam("now"),
+        jobs.c.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(jobs.c.priority, jobs.c.run_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+    .cte("picked")
+    .prefix_with("MATERIALIZED")
+)
+_CLAIM = (
+    update(jobs)
+    .where(jobs.c.job_id.in_(select(_PICKED.c.job_id)))
+    .values(
+        status=S.RUNNING.value,
+        attempts=jobs.c.attempts + 1,
+        lease_owner=bindparam("worker_id"),
+        lease_expires_at=bindparam("lease_until"),
+        started_at=bindparam("now"),
+    )
+    .returning(*_CLAIMED_COLUMNS)
+)
+
+
+def _claim(
+    conn: Connection,
+    worker_id: str,
+    kinds: Sequence[str],
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+) -> list[ClaimedJob]:
+    params = {
+        "now": now,
+        "kinds": list(kinds),
+        "limit": limit,
+        "worker_id": worker_id,
+        "lease_until": lease_until,
+    }
+    return [
+        ClaimedJob(
+            job_id=row.job_id,
+            tenant_id=row.tenant_id,
+            kind=row.kind,
+            payload=row.payload,
+            attempt=row.attempts,
+            max_attempts=row.max_attempts,
+            priority=row.priority,
+            run_at=row.run_at,
+            cancel_requested=row.cancel_requested,
+            scheduled_for=row.scheduled_for,
+        )
+        for row in conn.execute(_CLAIM, params)
+    ]
+
+
+# Statements are built once: building and keying a Core statement costs more than running it.
+_HELD = (
+    (jobs.c.job_id == bindparam("held_job_id"))
+    & (jobs.c.status == S.RUNNING.value)
+    & (jobs.c.lease_owner == bindparam("held_worker_id"))
+    & (jobs.c.attempts == bindparam("held_attempt"))
+)
+_FENCE = update(jobs).where(_HELD).values(lease_expires_at=bindparam("lease_until"))
+_FINISH = {
+    S.SUCCEEDED: update(jobs)
+    .where(_HELD)
+    .values(
+        status=S.SUCCEEDED.value,
+        result=bindparam("result"),
+        finished_at=bindparam("now"),
+        lease_owner=None,
+        lease_expires_at=None,
+    ),
+    S.FAILED: update(jobs)
+    .where(_HELD)
+    .values(
+        status=S.FAILED.value,
+        run_at=bindparam("retry_at"),
+        last_error=bindparam("error"),
+        last_traceback=bindparam("traceback"),
+        lease_owner=None,
+        lease_expires_at=None,
+    ),
+    S.DEAD: update(jobs)
+    .where(_HELD)
+    .values(
+        status=S.DEAD.value,
+        finished_at=bindparam("now"),
+        last_error=bindparam("error"),
+        last_traceback=bindparam("traceback"),
+        lease_owner=None,
+        lease_expires_at=None,
+    ),
+    S.CANCELLED: update(jobs)
+    .where(_HELD)
+    .values(
+        status=S.CANCELLED.value,
+        finished_at=bindparam("now"),
+        lease_owner=None,
+        lease_expires_at=None,
+    ),
+}
+_SAVE_STEP = steps.insert()
+
+
+def _held(job: ClaimedJob, worker_id: str) -> dict[str, Any]:
+    return {"held_job_id": job.job_id, "held_worker_id": worker_id, "held_attempt": job.attempt}
+
+
+def fence(conn: Connection, job: ClaimedJob, worker_id: str, lease_seconds: float) -> bool:
+    """Check in this transaction that the worker still holds the job, and extend its lease.
+
+    On PostgreSQL this also locks the job's row until commit, so the reaper cannot hand the job
+    on while the transaction that checked is still writing.
+    """
+    lease_until = utcnow() + timedelta(seconds=lease_seconds)
+    result = conn.execute(_FENCE, {**_held(job, worker_id), "lease_until": lease_until})
+    return result.rowcount == 1
+
+
+def finish(
+    conn: Connection,
+    job: ClaimedJob,
+    worker_id: str,
+    status: JobStatus,
+    *,
+    result: Any = None,
+    error: str | None = None,
+    traceback: str | None = None,
+    retry_at: datetime | None = None,
+) -> bool:
+    """Record how the worker's attempt ended; False if it no longer held the job."""
+    now = utcnow()
+    params = {
+        **_held(job, worker_id),
+        "now": now,
+        "result": result,
+        "retry_at": retry_at or now,
+        "error": error,
+        "traceback": traceback,
+    }
+    outcome = conn.execute(_FINISH[status], params)
+    return outcome.rowcount == 1
+
+
+def finish_many(
+    conn: Connection, worker_id: str, succeeded: Sequence[tuple[ClaimedJob, Any]]
+) -> int:
+    """Record many successes in one statement; how many the worker still held."""
+    now = utcnow()
+    outcome = conn.execute(
+        _FINISH[S.SUCCEEDED],
+        [{**_held(job, worker_id), "now": now, "result": result} for job, result in succeeded],
+    )
+    return outcome.rowcount
+
+
+def renew(
+    conn: Connection, worker_id: str, job_ids: Collection[uuid.UUID], lease_seconds: float
+) -> dict[uuid.UUID, bool]:
+    """Extend the leases the worker still holds; job id → cancellation requested."""
+    if not job_ids:
+        return {}
+    lease_until = utcnow() + timedelta(seconds=lease_seconds)
+    rows = conn.execute(
+        update(jobs)
+        .where(
+            jobs.c.job_id.in_(list(job_ids)),
+            jobs.c.lease_owner == worker_id,
+            jobs.c.status == S.RUNNING.value,
+        )
+        .values(lease_expires_at=lease_until)
+        .returning(jobs.c.job_id, jobs.c.cancel_requested)
+    )
+    return {row.job_id: row.cancel_requested for row in rows}
+
+
+def release(conn: Connection, worker_id: str, job_ids: Collection[uuid.UUID]) -> int:
+    """Hand jobs the worker holds back to the queue, as if never claimed (shutdown)."""
+    if not job_ids:
+        return 0
+    result = conn.execute(
+        update(jobs)
+        .where(
+            jobs.c.job_id.in_(list(job_ids)),
+            jobs.c.lease_owner == worker_id,
+            jobs.c.status == S.RUNNING.value,
+        )
+        .values(
+            status=S.QUEUED.value,
+            attempts=jobs.c.attempts - 1,
+            lease_owner=None,
+            lease_expires_at=None,
+            run_at=utcnow(),
+        )
+    )
+    return result.rowcount
+
+
+def reap(conn: Connection, limit: int = 500) -> list[ReapedJob]:
+    """Return jobs whose lease lapsed to the queue, or to the dead letters when out of attempts.
+
+    A lapsed lease counts as a failed attempt, so a job that kills every worker that runs it
+    ends in the dead-letter list instead of looping.
+    """
+    now = utcnow()
+    expired = conn.execute(
+        select(
+            jobs.c.job_id,
+            jobs.c.tenant_id,
+            jobs.c.kind,
+            jobs.c.attempts,
+            jobs.c.max_attempts,
+            jobs.c.lease_owner,
+        )
+        .where(text(RUNNING_PREDICATE), jobs.c.lease_expires_at < now)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    reaped: list[ReapedJob] = []
+    for row in expired:
+        status = S.QUEUED if row.attempts < row.max_attempts else S.DEAD
+        error = (
+            f"lease expired: worker {row.lease_owner} stopped renewing it (attempt {row.attempts})"
+        )
+        values: dict[str, Any] = {
+            "status": status.value,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "last_error": error,
+            "last_traceback": None,
+        }
+        values |= {"finished_at": now} if status is S.DEAD else {"run_at": now}
+        conn.execute(
+            update(jobs)
+            .where(
+                jobs.c.job_id == row.job_id,
+                jobs.c.status == S.RUNNING.value,
+                jobs.c.lease_expires_at < now,
+            )
+            .values(**values)
+        )
+        reaped.append(ReapedJob(row.job_id, row.tenant_id, row.kind, row.lease_owner, status))
+    return reaped
+
+
+def next_ready_at(conn: Connection, kinds: Collection[str]) -> datetime | None:
+    """When the soonest waiting job of `kinds` becomes ready (it may be now)."""
+    if not kinds:
+        return None
+    soonest: datetime | None = conn.scalar(
+        select(func.min(jobs.c.run_at)).where(text(READY_PREDICATE), jobs.c.kind.in_(list(kinds)))
+    )
+    return soonest
+
+
+def load_steps(conn: Connection, job_id: uuid.UUID) -> dict[str, Any]:
+    """The finished steps of a job: step key → result."""
+    rows = conn.execute(select(steps.c.step_key, steps.c.result).where(steps.c.job_id == job_id))
+    return {row.step_key: row.result for row in rows}
+
+
+def save_step(
+    conn: Connection, job: ClaimedJob, step_key: str, result: Any, finished_at: datetime
+) -> None:
+    """Checkpoint a finished step (in the transaction that made its effects)."""
+    conn.execute(
+        _SAVE_STEP,
+        {
+            "job_id": job.job_id,
+            "tenant_id": job.tenant_id,
+            "step_key": step_key,
+            "result": result,
+            "attempt": job.attempt,
+            "finished_at": finished_at,
+        },
+    )

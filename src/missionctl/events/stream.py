@@ -1,0 +1,286 @@
+"""Live events: the event log, followed by each API process and fanned out to its streams.
+
+One `EventTail` per API process follows the log of every tenant in a thread: it wakes on this
+process's commits, on PostgreSQL NOTIFY from other processes, on `PRAGMA data_version` changes on
+SQLite (every 20 ms), or at least every second, and reads what settled since its position (see
+`events.service.read_settled`: no event with a smaller id can commit later). Each event is
+serialised once and handed to the subscribers on the event loop, filtered by tenant, by what the
+subscriber's role may read and by its type patterns.
+
+A subscriber resumes after a given id: it first reads the events it missed from the database, in
+pages, up to the tail's position, and only then joins the live fan-out (atomically, on the event
+loop, at that same position), so it misses nothing and sees nothing twice. Each subscriber has a
+bounded queue; one that falls further behind is told to go (`Overflow`) and resumes later from
+its last id, instead of growing the server's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from anyio.to_thread import run_sync
+
+from missionctl.db import ChangeProbe, Database
+from missionctl.events.schemas import Event, EventFilter, Order
+from missionctl.events.service import list_events, read_settled, settled_position
+from missionctl.permissions import Role, hidden_event_prefixes
+from missionctl.signals import EVENTS
+
+log = structlog.get_logger("missionctl.stream")
+
+READ_BATCH = 500
+CATCH_UP_PAGE = 200
+SQLITE_PROBE_SECONDS = 0.02
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """An event as streams send it: serialised once for every subscriber."""
+
+    event_id: int
+    tenant_id: uuid.UUID
+    event_type: str
+    json: str  # the `Event` as JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Nothing happened for a while; `position` is the last event id the stream considered."""
+
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """The subscriber fell too far behind; it should reconnect and resume after `resume_after`."""
+
+    resume_after: int
+
+
+def matches(event_type: str, patterns: Iterable[str]) -> bool:
+    """True if `event_type` is one of `patterns` (`task.created`, `task.*` or `*`)."""
+    for pattern in patterns:
+        if pattern in ("*", event_type):
+            return True
+        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+def to_stream_event(event: Event, tenant_id: uuid.UUID) -> StreamEvent:
+    """An `Event` serialised for streaming."""
+    return StreamEvent(event.event_id, tenant_id, event.event_type, event.model_dump_json())
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One live stream's filter and queue."""
+
+    tenant_id: uuid.UUID
+    role: Role
+    patterns: tuple[str, ...] = ()
+    max_queue: int = 1000
+    queue: asyncio.Queue[StreamEvent | Overflow] = field(init=False)
+    hidden: tuple[str, ...] = field(init=False)
+    last_id: int = 0
+    is_overflowed: bool = False
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue()
+        self.hidden = tuple(hidden_event_prefixes(self.role))
+
+    def wants(self, event: StreamEvent) -> bool:
+        """Whether this subscriber may and wants to see the event."""
+        if event.tenant_id != self.tenant_id or event.event_id <= self.last_id:
+            return False
+        if any(event.event_type.startswith(prefix) for prefix in self.hidden):
+            return False
+        return not self.patterns or matches(event.event_type, self.patterns)
+
+    def offer(self, event: StreamEvent) -> None:
+        """Queue the event, or mark the subscriber overflowed when it is too far behind."""
+        if self.is_overflowed or not self.wants(event):
+            return
+        if self.queue.qsize() >= self.max_queue:
+            self.is_overflowed = True
+            self.queue.put_nowait(Overflow(self.last_id))
+            return
+        self.queue.put_nowait(event)
+        self.last_id = event.event_id
+
+
+class EventTail:
+    """Follows the event log for this process's live streams (see module docstring).
+
+    `position` is the last id read (tail thread); `published` the last id handed to subscribers
+    (event loop). Both only move forward.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.position = 0
+        self.published = 0
+        self._subscribers: set[Subscriber] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._stop = threading.Event()
+        self._start_lock = threading.Lock()
+
+    @property
+    def subscriber_count(self) -> int:
+        """Streams connected to this process."""
+        return len(self._subscribers)
+
+    async def ensure_started(self) -> None:
+        """Start following (once), from the log's current settled end."""
+        if not self._started.is_set():
+            await run_sync(self._start, asyncio.get_running_loop())
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._start_lock:
+            if self._started.is_set():
+                return
+            self._loop = loop
+            self.db.listen()
+            with self.db.engine.connect() as conn:
+                self.position = self.published = settled_position(conn)
+            self._thread = threading.Thread(target=self._run, name="event-tail", daemon=True)
+            self._thread.start()
+            self._started.set()
+
+    def stop(self) -> None:
+        """Stop following."""
+        self._stop.set()
+        self.db.signals.raise_(EVENTS)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        probe = ChangeProbe(self.db.engine)
+        try:
+            while not self._stop.is_set():
+                seen = self.db.signals.seen(EVENTS)
+                try:
+                    count = self._read_more()
+                except SQLAlchemyError as exc:
+                    log.warning("event_tail_read_failed", error=str(exc).splitlines()[0])
+                    self._stop.wait(1.0)
+                    continue
+                if not count:
+                    self._sleep(seen, probe)
+        finally:
+            probe.close()
+
+    def _sleep(self, seen: int, probe: ChangeProbe) -> None:
+        """Until this process commits events, NOTIFY, SQLite's data_version moves, or a second."""
+        waited = 0.0
+        step = SQLITE_PROBE_SECONDS if self.db.is_sqlite else POLL_SECONDS
+        probe.changed()
+        while waited < POLL_SECONDS and not self._stop.is_set():
+            if self.db.signals.wait(EVENTS, seen, step) != seen:
+                return
+            if self.db.is_sqlite and probe.changed():
+                return
+            waited += step
+
+    def _read_more(self) -> int:
+        with self.db.engine.connect() as conn:
+            rows = read_settled(conn, self.position, READ_BATCH)
+        if not rows:
+            return 0
+        events = [to_stream_event(Event.model_validate(row), row.tenant_id) for row in rows]
+        self.position = events[-1].event_id
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._publish, events)
+        return len(events)
+
+    def _publish(self, events: list[StreamEvent]) -> None:
+        """On the event loop: hand each event to every subscriber that wants it."""
+        for subscriber in self._subscribers:
+            for event in events:
+                subscriber.offer(event)
+        self.published = events[-1].event_id
+
+    def join(self, subscriber: Subscriber, caught_up_to: int) -> bool:
+        """On the event loop: join the fan-out if nothing was published after `caught_up_to`."""
+        if self.published != caught_up_to:
+            return False
+        subscriber.last_id = max(subscriber.last_id, caught_up_to)
+        self._subscribers.add(subscriber)
+        return True
+
+    def leave(self, subscriber: Subscriber) -> None:
+        """Stop sending to a subscriber."""
+        self._subscribers.discard(subscriber)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRequest:
+    """Who follows which events, from where."""
+
+    tenant_id: uuid.UUID
+    role: Role
+    after: int | None  # None: only what happens from now on
+    patterns: tuple[str, ...] = ()
+    ping_seconds: float = 15.0
+    max_queue: int = 1000
+
+
+def _missed(db: Database, request: StreamRequest, after: int, until: int) -> list[StreamEvent]:
+    event_filter = EventFilter(
+        after=after,
+        until=until,
+        order=Order.OLDEST_FIRST,
+        limit=CATCH_UP_PAGE,
+        event_types=list(request.patterns),
+        hidden_prefixes=hidden_event_prefixes(request.role),
+    )
+    with db.transaction(request.tenant_id, write=False) as session:
+        page = list_events(session, event_filter)
+    return [to_stream_event(event, request.tenant_id) for event in page.items]
+
+
+async def follow(
+    tail: EventTail, request: StreamRequest
+) -> AsyncIterator[StreamEvent | Ping | Overflow]:
+    """The events a stream sends, in id order: missed ones from the database, then live ones.
+
+    Yields `Ping` after `ping_seconds` of quiet and ends after an `Overflow`.
+    """
+    await tail.ensure_started()
+    subscriber = Subscriber(request.tenant_id, request.role, request.patterns, request.max_queue)
+    last = tail.published if request.after is None else request.after
+    try:
+        while True:
+            target = tail.published
+            while last < target:
+                page = await run_sync(_missed, tail.db, request, last, target)
+                for event in page:
+                    yield event
+                    last = event.event_id
+                if len(page) < CATCH_UP_PAGE:
+                    last = target
+            subscriber.last_id = last
+            if tail.join(subscriber, target):
+                break
+        while True:
+            try:
+                item = await asyncio.wait_for(subscriber.queue.get(), request.ping_seconds)
+            except TimeoutError:
+                idle = subscriber.queue.empty() and not subscriber.is_overflowed
+                yield Ping(max(subscriber.last_id, tail.published) if idle else subscriber.last_id)
+                continue
+            yield item
+            if isinstance(item, Overflow):
+                return
+    finally:
+        tail.leave(subscriber)
