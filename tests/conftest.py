@@ -152,7 +152,7 @@ class ServerThread:
     def __init__(self, app: object, sock: socket.socket | None = None) -> None:
         self.socket = sock or bound_socket()
         self.port = self.socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none")  # type: ignore[arg-type]
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio")  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -27,13 +26,13 @@ def make_registry(backend: Backend) -> JobRegistry:
 
 
 @pytest.fixture
-def engine_db(backend: Backend) -> Iterator[Database]:
+def engine_db(backend: Backend) -> Database:
     """The backend's database, emptied, with an empty effects table."""
     reset(backend.db)
     with backend.db.engine.begin() as connection:
         connection.execute(text(EFFECTS_DDL))
         connection.execute(text("DELETE FROM test_effects"))
-    yield backend.db
+    return backend.db
 
 
 @pytest.fixture

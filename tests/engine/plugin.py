@@ -1,4 +1,4 @@
-"""Job kinds for the engine's tests, loaded like any plugin (`MISSIONCTL_PLUGINS=tests.engine.plugin`).
+"""Job kinds for the engine's tests, loaded as a plugin (`MISSIONCTL_PLUGINS=tests.engine.plugin`).
 
 Their effects go to `test_effects`, a table the tests create (it is not part of the schema): one
 row per effect, never deduplicated by the database, so a job whose effect happened twice shows
@@ -8,6 +8,7 @@ two rows.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -18,21 +19,39 @@ from missionctl.engine.registry import JobKind, JobRegistry
 from missionctl.errors import PermanentFailure
 
 EFFECTS_DDL = (
-    "CREATE TABLE IF NOT EXISTS test_effects "
-    "(job_id VARCHAR(40), step VARCHAR(40), worker VARCHAR(128), attempt INTEGER)"
+    "CREATE TABLE IF NOT EXISTS test_effects (job_id VARCHAR(40), step VARCHAR(40), "
+    "worker VARCHAR(128), attempt INTEGER, at DOUBLE PRECISION)"
 )
 INSERT_EFFECT = text(
-    "INSERT INTO test_effects (job_id, step, worker, attempt) "
-    "VALUES (:job_id, :step, :worker, :attempt)"
+    "INSERT INTO test_effects (job_id, step, worker, attempt, at) "
+    "VALUES (:job_id, :step, :worker, :attempt, :at)"
 )
+FIXED = text("SELECT count(*) FROM test_effects WHERE job_id = :job_id AND step = 'fixed'")
 
 
 def record_effect(session: Session, job: JobContext, step: str) -> None:
     """One effect row, written in the caller's unit of work."""
     session.execute(
         INSERT_EFFECT,
-        {"job_id": str(job.job_id), "step": step, "worker": job.worker_id, "attempt": job.attempt},
+        {
+            "job_id": str(job.job_id),
+            "step": step,
+            "worker": job.worker_id,
+            "attempt": job.attempt,
+            "at": time.time(),
+        },
     )
+
+
+def _effect_step(job: JobContext, index: int) -> Callable[[Session], None]:
+    def step(session: Session) -> None:
+        if index == job.payload.get("fail_at") and not session.scalar(
+            FIXED, {"job_id": str(job.job_id)}
+        ):
+            raise RuntimeError(f"step {index} is broken until fixed")
+        record_effect(session, job, f"step-{index}")
+
+    return step
 
 
 def _pause(job: JobContext) -> None:
@@ -42,20 +61,28 @@ def _pause(job: JobContext) -> None:
 
 
 def run_effect(job: JobContext, session: Session) -> dict[str, Any]:
-    """Atomic: the effect and the job's success commit together."""
+    """Atomic: the effect and the job's success commit together (after `sleep`, if given)."""
+    _pause(job)
     record_effect(session, job, "effect")
     return {"done": True}
 
 
+def run_tick(job: JobContext, session: Session) -> str:
+    """Atomic and schedulable: records the firing it was enqueued for."""
+    fired = job.job.scheduled_for.isoformat() if job.job.scheduled_for else "by hand"
+    record_effect(session, job, fired[:40])
+    return fired
+
+
 def run_steps(job: JobContext) -> int:
-    """`steps` checkpointed steps, each writing one effect; pauses between them."""
+    """`steps` checkpointed steps, each writing one effect; pauses between them.
+
+    Step `fail_at` raises until the test writes a `fixed` effect row for the job.
+    """
     count = int(job.payload.get("steps", 3))
     for index in range(count):
         _pause(job)
-        job.step(
-            f"step-{index}",
-            lambda session, index=index: record_effect(session, job, f"step-{index}"),
-        )
+        job.step(f"step-{index}", _effect_step(job, index))
     return count
 
 
@@ -98,6 +125,7 @@ def register(registry: JobRegistry) -> None:
     registry.add(JobKind("test.effect", run_effect, is_atomic=True, max_attempts=100))
     registry.add(JobKind("test.steps", run_steps, max_attempts=100))
     registry.add(JobKind("test.noop", run_noop))
+    registry.add(JobKind("test.tick", run_tick, is_atomic=True, is_schedulable=True))
     registry.add(
         JobKind(
             "test.flaky",

@@ -14,11 +14,16 @@ from missionctl.errors import InvalidInput
 from missionctl.settings import load_settings
 
 
-def _until_signalled() -> None:
-    """Block until SIGTERM or SIGINT."""
+def _on_signal() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (installed before anything starts, so that a signal
+    arriving early still stops the process cleanly)."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
+    return stop
+
+
+def _wait(stop: threading.Event) -> None:
     while not stop.wait(0.5):
         pass
 
@@ -33,6 +38,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run jobs until SIGTERM; then finish or hand back the running ones."""
+    stop = _on_signal()
     configure_logging(load_settings().log_level)
     with database() as (settings, db):
         registry = build_registry(settings)
@@ -48,17 +54,18 @@ def worker(
             f"worker {running.worker_id}: {running.config.concurrency} at once, "
             f"kinds: {', '.join(k.name for k in running.kinds)}"
         )
-        _until_signalled()
+        _wait(stop)
         released = running.stop()
         typer.echo(f"worker stopped; {released} job(s) handed back")
 
 
 def scheduler() -> None:
     """Lead (or stand by as) the scheduler until SIGTERM: cron, heartbeats, reaper, retention."""
+    stop = _on_signal()
     configure_logging(load_settings().log_level)
     with database() as (settings, db):
         running = make_scheduler(settings, db).start()
         typer.echo(f"scheduler {running.worker_id}: leads when no other scheduler does")
-        _until_signalled()
+        _wait(stop)
         running.stop()
         typer.echo("scheduler stopped")

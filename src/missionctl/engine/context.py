@@ -54,7 +54,7 @@ class JobContext:
         settings: Settings,
         lease_seconds: float,
         timeout_seconds: float,
-        steps: dict[str, Any],
+        steps: dict[str, Any] | None = None,
     ) -> None:
         self.job = job
         self.worker_id = worker_id
@@ -62,7 +62,7 @@ class JobContext:
         self.settings = settings
         self.lease_seconds = lease_seconds
         self.deadline = time.monotonic() + timeout_seconds
-        self._steps = steps
+        self._steps = steps  # loaded on the first step when None
         # Set from the worker's lease-renewal thread.
         self.is_lost = False
         self.is_cancel_requested = job.cancel_requested
@@ -106,7 +106,7 @@ class JobContext:
         """A unit of work in the job's tenant that commits only while the worker holds the job."""
         self.check()
         with self.db.transaction(self.tenant_id) as session:
-            if not queue.fence(session.connection(), self.job, self.worker_id, self.lease_seconds):
+            if not queue.fence(session.connection(), self.job, self.lease_seconds):
                 self.is_lost = True
                 raise LeaseLost(f"job {self.job_id} is no longer held by {self.worker_id}")
             yield session
@@ -115,29 +115,33 @@ class JobContext:
         """A key unique to this job and step: the idempotency key for what the step calls."""
         return f"{self.job_id}:{name}"
 
-    def has_step(self, name: str) -> bool:
-        """True when the step already finished (in this attempt or an earlier one)."""
-        return name in self._steps
+    @property
+    def finished_steps(self) -> dict[str, Any]:
+        """Steps finished by this job so far (any attempt): name → result."""
+        if self._steps is None:
+            with self.db.connect(write=False) as conn:
+                self._steps = queue.load_steps(conn, self.job_id)
+        return self._steps
 
     def step(self, name: str, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` once per job; its effects and its checkpoint commit together."""
-        if name in self._steps:
-            return self._steps[name]  # type: ignore[no-any-return]
+        if name in self.finished_steps:
+            return self.finished_steps[name]  # type: ignore[no-any-return]
         with self.transaction() as session:
             result = as_json(fn(session))
             queue.save_step(session.connection(), self.job, name, result, utcnow())
-        self._steps[name] = result
+        self.finished_steps[name] = result
         return result  # type: ignore[no-any-return]
 
     def call(self, name: str, fn: Callable[[], T]) -> T:
         """Run `fn()` outside any transaction, then checkpoint its result (see class docstring)."""
-        if name in self._steps:
-            return self._steps[name]  # type: ignore[no-any-return]
+        if name in self.finished_steps:
+            return self.finished_steps[name]  # type: ignore[no-any-return]
         self.check()
         result = as_json(fn())
         with self.transaction() as session:
             queue.save_step(session.connection(), self.job, name, result, utcnow())
-        self._steps[name] = result
+        self.finished_steps[name] = result
         return result  # type: ignore[no-any-return]
 
 

@@ -6,9 +6,10 @@ a worker moves thousands of jobs a second, and a job's own units of work pass
 materialised CTE (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent claimers skip each
 other's rows; SQLite writers are serialised anyway) and leased by the UPDATE around it.
 
-A lease is (lease_owner, attempts): every write a worker makes for a job it holds — a step's
-checkpoint, its result — first checks both in the same transaction (`fence`). A worker whose
-lease lapsed, and whose job the reaper handed on, therefore cannot write anything more for it.
+A lease is its `lease_owner`, unique to one claim (`<worker id>/<claim number>`): every write a
+worker makes for a job it holds — a step's checkpoint, its result — first checks it in the same
+transaction (`fence`). A worker whose lease lapsed, and whose job the reaper handed on, therefore
+cannot write anything more for it, even if the job later comes back to the same worker.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class ClaimedJob:
     tenant_id: uuid.UUID
     kind: str
     payload: dict[str, Any]
-    attempt: int  # this attempt's number, 1-based; part of the lease
+    lease_owner: str  # unique to this claim: the lease
+    attempt: int  # this attempt's number, 1-based
     max_attempts: int
     priority: int
     run_at: datetime
@@ -78,7 +80,7 @@ def is_postgres(conn: Connection) -> bool:
 
 def claim(
     conn: Connection,
-    worker_id: str,
+    lease_owner: str,
     kinds: Collection[str],
     limit: int,
     lease_seconds: float,
@@ -94,7 +96,7 @@ def claim(
     now = utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
     free = [kind for kind in kinds if kind not in limits]
-    claimed = _claim(conn, worker_id, free, limit, now, lease_until) if free else []
+    claimed = _claim(conn, lease_owner, free, limit, now, lease_until) if free else []
     for kind, cap in limits.items():
         if kind not in kinds or len(claimed) >= limit:
             continue
@@ -109,7 +111,7 @@ def claim(
         )
         slots = min(cap - (running or 0), limit - len(claimed))
         if slots > 0:
-            claimed += _claim(conn, worker_id, [kind], slots, now, lease_until)
+            claimed += _claim(conn, lease_owner, [kind], slots, now, lease_until)
     claimed.sort(key=lambda job: (job.priority, job.run_at))
     return claimed
 
@@ -133,7 +135,7 @@ _CLAIM = (
     .values(
         status=S.RUNNING.value,
         attempts=jobs.c.attempts + 1,
-        lease_owner=bindparam("worker_id"),
+        lease_owner=bindparam("owner"),
         lease_expires_at=bindparam("lease_until"),
         started_at=bindparam("now"),
     )
@@ -143,7 +145,7 @@ _CLAIM = (
 
 def _claim(
     conn: Connection,
-    worker_id: str,
+    lease_owner: str,
     kinds: Sequence[str],
     limit: int,
     now: datetime,
@@ -153,7 +155,7 @@ def _claim(
         "now": now,
         "kinds": list(kinds),
         "limit": limit,
-        "worker_id": worker_id,
+        "owner": lease_owner,
         "lease_until": lease_until,
     }
     return [
@@ -162,6 +164,7 @@ def _claim(
             tenant_id=row.tenant_id,
             kind=row.kind,
             payload=row.payload,
+            lease_owner=lease_owner,
             attempt=row.attempts,
             max_attempts=row.max_attempts,
             priority=row.priority,
@@ -177,8 +180,7 @@ def _claim(
 _HELD = (
     (jobs.c.job_id == bindparam("held_job_id"))
     & (jobs.c.status == S.RUNNING.value)
-    & (jobs.c.lease_owner == bindparam("held_worker_id"))
-    & (jobs.c.attempts == bindparam("held_attempt"))
+    & (jobs.c.lease_owner == bindparam("held_owner"))
 )
 _FENCE = update(jobs).where(_HELD).values(lease_expires_at=bindparam("lease_until"))
 _FINISH = {
@@ -223,25 +225,24 @@ _FINISH = {
 _SAVE_STEP = steps.insert()
 
 
-def _held(job: ClaimedJob, worker_id: str) -> dict[str, Any]:
-    return {"held_job_id": job.job_id, "held_worker_id": worker_id, "held_attempt": job.attempt}
+def _held(job: ClaimedJob) -> dict[str, Any]:
+    return {"held_job_id": job.job_id, "held_owner": job.lease_owner}
 
 
-def fence(conn: Connection, job: ClaimedJob, worker_id: str, lease_seconds: float) -> bool:
+def fence(conn: Connection, job: ClaimedJob, lease_seconds: float) -> bool:
     """Check in this transaction that the worker still holds the job, and extend its lease.
 
     On PostgreSQL this also locks the job's row until commit, so the reaper cannot hand the job
     on while the transaction that checked is still writing.
     """
     lease_until = utcnow() + timedelta(seconds=lease_seconds)
-    result = conn.execute(_FENCE, {**_held(job, worker_id), "lease_until": lease_until})
+    result = conn.execute(_FENCE, {**_held(job), "lease_until": lease_until})
     return result.rowcount == 1
 
 
 def finish(
     conn: Connection,
     job: ClaimedJob,
-    worker_id: str,
     status: JobStatus,
     *,
     result: Any = None,
@@ -252,7 +253,7 @@ def finish(
     """Record how the worker's attempt ended; False if it no longer held the job."""
     now = utcnow()
     params = {
-        **_held(job, worker_id),
+        **_held(job),
         "now": now,
         "result": result,
         "retry_at": retry_at or now,
@@ -263,30 +264,33 @@ def finish(
     return outcome.rowcount == 1
 
 
-def finish_many(
-    conn: Connection, worker_id: str, succeeded: Sequence[tuple[ClaimedJob, Any]]
-) -> int:
+def finish_many(conn: Connection, succeeded: Sequence[tuple[ClaimedJob, Any]]) -> int:
     """Record many successes in one statement; how many the worker still held."""
     now = utcnow()
     outcome = conn.execute(
         _FINISH[S.SUCCEEDED],
-        [{**_held(job, worker_id), "now": now, "result": result} for job, result in succeeded],
+        [{**_held(job), "now": now, "result": result} for job, result in succeeded],
     )
     return outcome.rowcount
 
 
+def _leases(held: Collection[ClaimedJob]) -> tuple[list[uuid.UUID], list[str]]:
+    return [job.job_id for job in held], sorted({job.lease_owner for job in held})
+
+
 def renew(
-    conn: Connection, worker_id: str, job_ids: Collection[uuid.UUID], lease_seconds: float
+    conn: Connection, held: Collection[ClaimedJob], lease_seconds: float
 ) -> dict[uuid.UUID, bool]:
-    """Extend the leases the worker still holds; job id → cancellation requested."""
-    if not job_ids:
+    """Extend the leases still held; job id → cancellation requested (missing: lease lost)."""
+    if not held:
         return {}
+    job_ids, owners = _leases(held)
     lease_until = utcnow() + timedelta(seconds=lease_seconds)
     rows = conn.execute(
         update(jobs)
         .where(
-            jobs.c.job_id.in_(list(job_ids)),
-            jobs.c.lease_owner == worker_id,
+            jobs.c.job_id.in_(job_ids),
+            jobs.c.lease_owner.in_(owners),
             jobs.c.status == S.RUNNING.value,
         )
         .values(lease_expires_at=lease_until)
@@ -295,15 +299,16 @@ def renew(
     return {row.job_id: row.cancel_requested for row in rows}
 
 
-def release(conn: Connection, worker_id: str, job_ids: Collection[uuid.UUID]) -> int:
-    """Hand jobs the worker holds back to the queue, as if never claimed (shutdown)."""
-    if not job_ids:
+def release(conn: Connection, held: Collection[ClaimedJob]) -> int:
+    """Hand held jobs back to the queue, as if never claimed (shutdown)."""
+    if not held:
         return 0
+    job_ids, owners = _leases(held)
     result = conn.execute(
         update(jobs)
         .where(
-            jobs.c.job_id.in_(list(job_ids)),
-            jobs.c.lease_owner == worker_id,
+            jobs.c.job_id.in_(job_ids),
+            jobs.c.lease_owner.in_(owners),
             jobs.c.status == S.RUNNING.value,
         )
         .values(

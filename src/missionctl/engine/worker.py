@@ -19,6 +19,7 @@ old thread still tries to write is fenced out.
 
 from __future__ import annotations
 
+import itertools
 import queue as queue_module
 import random
 import threading
@@ -106,7 +107,10 @@ class Worker:
             queue_module.SimpleQueue()
         )
         self._lock = threading.Lock()
-        self._held: dict[uuid.UUID, JobContext | None] = {}
+        # Jobs this worker holds a lease on, and the contexts of those running.
+        self._held: dict[uuid.UUID, ClaimedJob] = {}
+        self._contexts: dict[uuid.UUID, JobContext] = {}
+        self._claims = itertools.count(1)
         self._room = threading.Event()
         self._stopping = threading.Event()
         self._stopped = threading.Event()
@@ -150,14 +154,13 @@ class Worker:
         self._threads[0].join(timeout=10)  # the dispatcher
         not_started = self._drain_inbox()
         deadline = time.monotonic() + grace
-        while self._held_ids() and time.monotonic() < deadline:
+        while self._held and time.monotonic() < deadline:
             self._room.wait(0.05)
             self._room.clear()
-        still_running = self._held_ids()
         with self._lock:
-            for context in self._held.values():
-                if context is not None:
-                    context.is_lost = True  # stop at its next step; its writes are fenced
+            still_running = list(self._held.values())
+            for context in self._contexts.values():
+                context.is_lost = True  # stop at its next step; its writes are fenced
         released = self._release(not_started + still_running)
         for _ in range(self.config.concurrency):
             self._inbox.put(None)
@@ -172,32 +175,28 @@ class Worker:
         log.info("worker_stopped", worker_id=self.worker_id, released=released)
         return released
 
-    def _drain_inbox(self) -> list[uuid.UUID]:
-        drained: list[uuid.UUID] = []
+    def _drain_inbox(self) -> list[ClaimedJob]:
+        drained: list[ClaimedJob] = []
         while True:
             try:
                 job = self._inbox.get_nowait()
             except queue_module.Empty:
                 return drained
             if job is not None:
-                drained.append(job.job_id)
+                drained.append(job)
                 with self._lock:
                     self._held.pop(job.job_id, None)
 
-    def _release(self, job_ids: Sequence[uuid.UUID]) -> int:
-        if not job_ids:
+    def _release(self, jobs: Sequence[ClaimedJob]) -> int:
+        if not jobs:
             return 0
         try:
             with self.db.connect() as conn:
-                return queue.release(conn, self.worker_id, job_ids)
+                return queue.release(conn, jobs)
         except SQLAlchemyError as exc:
             # Their leases lapse and the reaper hands them on instead.
             log.warning("worker_release_failed", error=str(exc).splitlines()[0])
             return 0
-
-    def _held_ids(self) -> list[uuid.UUID]:
-        with self._lock:
-            return list(self._held)
 
     @property
     def is_running(self) -> bool:
@@ -233,13 +232,14 @@ class Worker:
             probe.close()
 
     def _claim(self, room: int) -> list[ClaimedJob]:
+        lease_owner = f"{self.worker_id}/{next(self._claims)}"
         with self.db.connect() as conn:
             claimed = queue.claim(
-                conn, self.worker_id, self._names, room, self.config.lease_seconds, self._limits
+                conn, lease_owner, self._names, room, self.config.lease_seconds, self._limits
             )
             with self._lock:
                 for job in claimed:
-                    self._held[job.job_id] = None
+                    self._held[job.job_id] = job
         for job in claimed:
             self._inbox.put(job)
         return claimed
@@ -284,6 +284,7 @@ class Worker:
         with self._lock:
             for job_id in job_ids:
                 self._held.pop(job_id, None)
+                self._contexts.pop(job_id, None)
         self._room.set()
 
     def _run(self, job: ClaimedJob) -> bool:
@@ -292,10 +293,6 @@ class Worker:
         assert kind is not None  # only registered kinds are claimed
         context: JobContext | None = None
         try:
-            steps: dict[str, object] = {}
-            if job.attempt > 1:
-                with self.db.connect(write=False) as conn:
-                    steps = queue.load_steps(conn, job.job_id)
             context = JobContext(
                 job,
                 worker_id=self.worker_id,
@@ -303,12 +300,11 @@ class Worker:
                 settings=self.settings,
                 lease_seconds=self.config.lease_seconds,
                 timeout_seconds=kind.timeout_seconds,
-                steps=steps,
             )
             with self._lock:
                 if job.job_id not in self._held:  # released by stop() while waiting
                     return False
-                self._held[job.job_id] = context
+                self._contexts[job.job_id] = context
             context.check()
             return self._succeed(kind, context)
         except LeaseLost:
@@ -325,7 +321,7 @@ class Worker:
             with context.transaction() as session:
                 result = as_json(kind.run(context, session))
                 is_held = queue.finish(
-                    session.connection(), job, self.worker_id, JobStatus.SUCCEEDED, result=result
+                    session.connection(), job, JobStatus.SUCCEEDED, result=result
                 )
                 if not is_held:
                     raise LeaseLost(f"job {job.job_id} was handed on before it finished")
@@ -353,7 +349,7 @@ class Worker:
                 batch.append(item)
             try:
                 with self.db.connect() as conn:
-                    written = queue.finish_many(conn, self.worker_id, batch)
+                    written = queue.finish_many(conn, batch)
                 if written < len(batch):
                     log.info("job_leases_lost", count=len(batch) - written)
             except SQLAlchemyError as exc:
@@ -363,7 +359,7 @@ class Worker:
 
     def _finish(self, job: ClaimedJob, status: JobStatus, **details: object) -> None:
         with self.db.transaction(job.tenant_id) as session:
-            is_held = queue.finish(session.connection(), job, self.worker_id, status, **details)  # type: ignore[arg-type]
+            is_held = queue.finish(session.connection(), job, status, **details)  # type: ignore[arg-type]
             if is_held and status is JobStatus.DEAD:
                 service.record_dead(session, job.job_id, job.kind, details.get("error"))  # type: ignore[arg-type]
         if not is_held:
@@ -401,26 +397,27 @@ class Worker:
         interval = self.config.lease_seconds / 3
         while not self._stopped.wait(interval):
             with self._lock:
-                held = dict(self._held)
+                held = list(self._held.values())
+                contexts = dict(self._contexts)
             # An attempt past its timeout is no longer renewed: its lease lapses and the reaper
             # hands the job on, whatever its thread is still doing.
             renewable = [
-                job_id for job_id, context in held.items() if not (context and context.is_timed_out)
+                job
+                for job in held
+                if not ((context := contexts.get(job.job_id)) and context.is_timed_out)
             ]
             try:
                 with self.db.transaction(None) as session:
-                    states = queue.renew(
-                        session.connection(), self.worker_id, renewable, self.config.lease_seconds
-                    )
+                    states = queue.renew(session.connection(), renewable, self.config.lease_seconds)
                     processes.report_alive(session, self.worker_id)
             except SQLAlchemyError as exc:
                 log.warning("lease_renewal_failed", error=str(exc).splitlines()[0])
                 continue
-            for job_id in renewable:
-                context = held.get(job_id)
+            for job in renewable:
+                context = contexts.get(job.job_id)
                 if context is None:
                     continue
-                if job_id not in states:
+                if job.job_id not in states:
                     context.is_lost = True
-                elif states[job_id]:
+                elif states[job.job_id]:
                     context.is_cancel_requested = True

@@ -209,12 +209,12 @@ def settled_position(connection: Connection) -> int:
     return newest or 0
 
 
-def read_settled(connection: Connection, after: int, limit: int) -> list[EventRow]:
+def read_settled(connection: Connection, after: int, limit: int) -> list[tuple[uuid.UUID, Event]]:
     """Up to `limit` events of every tenant after `after`, oldest first, with no gap to come.
 
     Runs in a transaction of its own on `connection`; on PostgreSQL it first waits out every
     writer between its first event id and commit (see the module docstring), so no event with a
-    smaller id than those returned can commit later.
+    smaller id than those returned can commit later. Each event comes with its tenant.
     """
     with Session(bind=connection) as session, session.begin():
         if connection.dialect.name == "postgresql":
@@ -226,7 +226,7 @@ def read_settled(connection: Connection, after: int, limit: int) -> list[EventRo
             .limit(limit)
             .execution_options(all_tenants=True)
         ).all()
-    return list(rows)
+        return [(row.tenant_id, Event.model_validate(row)) for row in rows]
 
 
 def purge_events(session: Session, before: datetime, limit: int = 1000) -> int:

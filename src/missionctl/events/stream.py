@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 from anyio.to_thread import run_sync
+from sqlalchemy.exc import SQLAlchemyError
 
 from missionctl.db import ChangeProbe, Database
 from missionctl.events.schemas import Event, EventFilter, Order
@@ -196,11 +196,14 @@ class EventTail:
             rows = read_settled(conn, self.position, READ_BATCH)
         if not rows:
             return 0
-        events = [to_stream_event(Event.model_validate(row), row.tenant_id) for row in rows]
+        events = [to_stream_event(event, tenant_id) for tenant_id, event in rows]
         self.position = events[-1].event_id
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._publish, events)
+        try:
+            if loop is not None:
+                loop.call_soon_threadsafe(self._publish, events)
+        except RuntimeError:  # the loop closed: the server stopped
+            self._stop.set()
         return len(events)
 
     def _publish(self, events: list[StreamEvent]) -> None:

@@ -146,8 +146,9 @@ def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 
         timestamp = int(fields["t"])
     except (KeyError, ValueError):
         return False
-    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return abs(now - timestamp) <= tolerance and hmac.compare_digest(expected, fields.get("v1", ""))
+    expected = sign(secret, timestamp, body).split("v1=", 1)[1].encode()
+    given = fields.get("v1", "").encode("utf-8", "replace")
+    return abs(now - timestamp) <= tolerance and hmac.compare_digest(expected, given)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ queue retries it with backoff; a refused target (SSRF) fails for good at once.
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from functools import lru_cache
 
@@ -37,9 +38,17 @@ def _sealer(secret_key: str) -> Sealer:
     return Sealer(secret_key)
 
 
-@lru_cache(maxsize=2)
+_clients: dict[bool, httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
 def _client(allow_private: bool) -> httpx.Client:
-    return guarded_client(allow_private=allow_private)
+    """One pooled client per process (and setting), made on first need."""
+    with _clients_lock:
+        client = _clients.get(allow_private)
+        if client is None:
+            client = _clients[allow_private] = guarded_client(allow_private=allow_private)
+        return client
 
 
 def run_delivery(job: JobContext) -> dict[str, object]:
@@ -49,6 +58,8 @@ def run_delivery(job: JobContext) -> dict[str, object]:
         target = service.delivery_target(session, delivery_id)
     if target is None:
         return {"status": "gone"}
+    if target.job_id != job.job_id:  # redelivered since: the newer job sends it
+        return {"status": "superseded"}
     if not target.is_active:
         with job.transaction() as session:
             service.record_attempt(session, delivery_id, None, is_last=True)

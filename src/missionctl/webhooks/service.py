@@ -2,8 +2,8 @@
 
 Deliveries are made in the transaction that commits their events (a commit sink, see
 `events.service.on_commit_events`): an event and the jobs that deliver it commit together, so
-a crash can lose neither. `webhook.*` events are never delivered, so a failing webhook cannot
-feed itself.
+a crash can lose neither. Events about webhooks and about delivery jobs (`job.dead` of a
+`webhook.deliver`) are never delivered, so a failing webhook cannot feed itself.
 """
 
 from __future__ import annotations
@@ -226,10 +226,16 @@ def _new_delivery(
     return row
 
 
+def _about_webhooks(event: EventRow) -> bool:
+    if event.event_type.startswith("webhook."):
+        return True
+    return event.event_type.startswith("job.") and event.payload.get("kind") == DELIVER_JOB
+
+
 @on_commit_events
 def deliver_events(session: Session, events: Sequence[EventRow]) -> None:
     """Queue a delivery of each event to every active webhook of its tenant that wants it."""
-    wanted = [event for event in events if not event.event_type.startswith("webhook.")]
+    wanted = [event for event in events if not _about_webhooks(event)]
     if not wanted:
         return
     tenants = {event.tenant_id for event in wanted}
@@ -304,6 +310,7 @@ class DeliveryTarget:
     event_type: str
     body: dict[str, Any]
     is_active: bool
+    job_id: uuid.UUID | None  # the job that currently sends it (a redelivery replaces it)
 
 
 def delivery_target(session: Session, delivery_id: uuid.UUID) -> DeliveryTarget | None:
@@ -324,6 +331,7 @@ def delivery_target(session: Session, delivery_id: uuid.UUID) -> DeliveryTarget 
         event_type=delivery.event_type,
         body=delivery.body,
         is_active=hook.is_active,
+        job_id=delivery.job_id,
     )
 
 

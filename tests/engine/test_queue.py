@@ -1,0 +1,256 @@
+"""The job queue through its service and real in-process workers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from missionctl.common import Actor
+from missionctl.db import Database, utcnow
+from missionctl.engine import queue, service
+from missionctl.engine.context import JobContext, LeaseLost
+from missionctl.engine.schemas import JobDetail, JobFilter, JobStatus
+from missionctl.errors import InvalidTransition, NotFound
+from missionctl.events.schemas import EventFilter
+from missionctl.events.service import list_events
+from missionctl.settings import load_settings
+from tests.engine.conftest import RunWorker, effects, job_status, wait_until
+from tests.engine.plugin import INSERT_EFFECT
+
+S = JobStatus
+
+
+def enqueue(
+    db: Database, kind: str, payload: dict[str, object] | None = None, **options: object
+) -> uuid.UUID:
+    with db.transaction() as session:
+        return service.enqueue(session, kind, payload, **options)  # type: ignore[arg-type]
+
+
+def job(db: Database, job_id: uuid.UUID) -> JobDetail:
+    with db.transaction(write=False) as session:
+        return service.get_job(session, job_id)
+
+
+def settles(db: Database, job_id: uuid.UUID, status: JobStatus, timeout: float = 20) -> None:
+    wait_until(lambda: job_status(db, job_id) == status.value, timeout)
+
+
+def test_a_job_enqueued_in_a_rolled_back_transaction_never_exists(engine_db: Database) -> None:
+    with pytest.raises(RuntimeError), engine_db.transaction() as session:
+        service.enqueue(session, "test.noop")
+        raise RuntimeError("the change failed")
+    with engine_db.transaction(write=False) as session:
+        assert service.list_jobs(session, JobFilter()).items == []
+
+
+def test_an_idempotency_key_enqueues_once(engine_db: Database) -> None:
+    first = enqueue(engine_db, "test.noop", idempotency_key="order-42")
+    second = enqueue(engine_db, "test.noop", {"other": 1}, idempotency_key="order-42")
+    assert first == second
+    with engine_db.transaction(write=False) as session:
+        assert [j.job_id for j in service.list_jobs(session, JobFilter()).items] == [first]
+
+
+def test_lower_priority_numbers_go_first_and_delayed_jobs_wait(engine_db: Database) -> None:
+    late = enqueue(engine_db, "test.noop", priority=-5, delay_seconds=3600)
+    normal = enqueue(engine_db, "test.noop")
+    urgent = enqueue(engine_db, "test.noop", priority=-10)
+    idle = enqueue(engine_db, "test.noop", priority=10)
+    with engine_db.connect() as conn:
+        claimed = queue.claim(conn, "w1/1", ["test.noop"], 10, 30)
+    assert [c.job_id for c in claimed] == [urgent, normal, idle]
+    assert late not in {c.job_id for c in claimed}
+    assert all(c.attempt == 1 for c in claimed)
+
+
+def test_a_worker_runs_jobs_and_records_results(engine_db: Database, run_worker: RunWorker) -> None:
+    effect = enqueue(engine_db, "test.effect")
+    stepped = enqueue(engine_db, "test.steps", {"steps": 3})
+    run_worker(concurrency=2)
+    settles(engine_db, effect, S.SUCCEEDED)
+    settles(engine_db, stepped, S.SUCCEEDED)
+    assert job(engine_db, effect).result == {"done": True}
+    detail = job(engine_db, stepped)
+    assert detail.result == 3
+    assert [step.step_key for step in detail.steps] == ["step-0", "step-1", "step-2"]
+    assert sorted(row[1] for row in effects(engine_db)) == ["effect", "step-0", "step-1", "step-2"]
+
+
+def test_failures_retry_with_backoff_then_land_in_the_dead_letters(
+    engine_db: Database, run_worker: RunWorker
+) -> None:
+    recovers = enqueue(engine_db, "test.flaky", {"succeed_on": 2}, max_attempts=3)
+    never = enqueue(engine_db, "test.flaky", max_attempts=3)
+    hopeless = enqueue(engine_db, "test.flaky", {"permanent": True}, max_attempts=3)
+    run_worker(concurrency=2)
+    settles(engine_db, recovers, S.SUCCEEDED)
+    settles(engine_db, never, S.DEAD)
+    settles(engine_db, hopeless, S.DEAD)
+    assert job(engine_db, recovers).attempts == 2
+    dead = job(engine_db, never)
+    assert dead.attempts == 3
+    assert dead.last_error == "RuntimeError: flaky failure on attempt 3"
+    assert "run_flaky" in (dead.last_traceback or "")
+    assert job(engine_db, hopeless).attempts == 1  # no retry for a permanent failure
+    with engine_db.transaction(write=False) as session:
+        dead_letters = service.list_jobs(session, JobFilter(status=S.DEAD)).items
+        events = list_events(session, EventFilter(event_type="job.dead")).items
+    assert {j.job_id for j in dead_letters} == {never, hopeless}
+    assert {e.subject_id for e in events} == {str(never), str(hopeless)}
+
+
+def test_a_retried_dead_job_resumes_at_the_step_that_failed(
+    engine_db: Database, run_worker: RunWorker
+) -> None:
+    job_id = enqueue(engine_db, "test.steps", {"steps": 4, "fail_at": 2}, max_attempts=2)
+    run_worker(concurrency=1)
+    settles(engine_db, job_id, S.DEAD)
+    assert sorted(row[1] for row in effects(engine_db)) == ["step-0", "step-1"]
+    with engine_db.transaction() as session:  # someone fixes the cause, then replays the job
+        session.execute(
+            INSERT_EFFECT,
+            {"job_id": str(job_id), "step": "fixed", "worker": "test", "attempt": 0, "at": 0},
+        )
+        service.retry_job(session, job_id, actor=Actor.user())
+    settles(engine_db, job_id, S.SUCCEEDED)
+    steps = sorted(row[1] for row in effects(engine_db) if row[1] != "fixed")
+    assert steps == ["step-0", "step-1", "step-2", "step-3"]  # each exactly once
+    assert job(engine_db, job_id).attempts == 1
+
+
+def test_cancelling_a_waiting_and_a_running_job(engine_db: Database, run_worker: RunWorker) -> None:
+    waiting = enqueue(engine_db, "test.slow", {"seconds": 1}, delay_seconds=3600)
+    running = enqueue(engine_db, "test.slow", {"seconds": 30})
+    run_worker(concurrency=1, lease_seconds=0.6)
+    settles(engine_db, running, S.RUNNING)
+    with engine_db.transaction() as session:
+        assert service.cancel_job(session, waiting, actor=Actor.user()).status is S.CANCELLED
+        asked = service.cancel_job(session, running, actor=Actor.user())
+    assert asked.status is S.RUNNING and asked.cancel_requested
+    settles(engine_db, running, S.CANCELLED, timeout=10)  # noticed at the lease renewal
+    assert effects(engine_db) == []
+
+
+def test_discarding_and_refused_actions(engine_db: Database, run_worker: RunWorker) -> None:
+    dead = enqueue(engine_db, "test.flaky", {"permanent": True})
+    done = enqueue(engine_db, "test.noop")
+    run_worker(concurrency=1)
+    settles(engine_db, dead, S.DEAD)
+    settles(engine_db, done, S.SUCCEEDED)
+    with engine_db.transaction() as session:
+        assert service.discard_job(session, dead, actor=Actor.user()).status is S.DISCARDED
+    with pytest.raises(InvalidTransition), engine_db.transaction() as session:
+        service.retry_job(session, done, actor=Actor.user())
+    with pytest.raises(InvalidTransition), engine_db.transaction() as session:
+        service.discard_job(session, done, actor=Actor.user())
+    with pytest.raises(NotFound), engine_db.transaction() as session:
+        service.cancel_job(session, uuid.uuid4(), actor=Actor.user())
+
+
+def test_a_kind_runs_at_most_its_concurrency_across_workers(
+    engine_db: Database, run_worker: RunWorker
+) -> None:
+    ids = [enqueue(engine_db, "test.limited", {"sleep": 0.1}) for _ in range(8)]
+    run_worker(concurrency=4)
+    run_worker(concurrency=4)
+    for job_id in ids:
+        settles(engine_db, job_id, S.SUCCEEDED)
+    marks = sorted((row[4], row[1]) for row in _timed_effects(engine_db))
+    running = peak = 0
+    for _at, what in marks:
+        running += 1 if what == "start" else -1
+        peak = max(peak, running)
+    assert peak == 2
+
+
+def _timed_effects(db: Database) -> list[tuple[str, str, str, int, float]]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT job_id, step, worker, attempt, at FROM test_effects")
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def test_a_lapsed_lease_is_reaped_and_the_old_holder_is_fenced_out(engine_db: Database) -> None:
+    job_id = enqueue(engine_db, "test.steps", {"steps": 1}, max_attempts=3)
+    with engine_db.connect() as conn:
+        [stale] = queue.claim(conn, "worker-a/1", ["test.steps"], 1, lease_seconds=0.05)
+    wait_until(lambda: utcnow() > stale_deadline(engine_db, job_id))
+    with engine_db.connect() as conn:
+        reaped = queue.reap(conn)
+    assert [(r.job_id, r.status) for r in reaped] == [(job_id, S.QUEUED)]
+    with engine_db.connect() as conn:
+        [fresh] = queue.claim(conn, "worker-b/1", ["test.steps"], 1, lease_seconds=30)
+    assert fresh.attempt == 2
+    with engine_db.connect() as conn:  # worker A comes back: every write it tries is refused
+        assert not queue.fence(conn, stale, 30)
+        assert not queue.finish(conn, stale, S.SUCCEEDED)
+    context = JobContext(
+        stale,
+        worker_id="worker-a",
+        db=engine_db,
+        settings=load_settings(secret_key="x" * 48),
+        lease_seconds=30,
+        timeout_seconds=30,
+    )
+    with pytest.raises(LeaseLost):
+        context.step("step-0", lambda session: None)
+    with engine_db.connect() as conn:
+        assert queue.finish(conn, fresh, S.SUCCEEDED)
+    assert job_status(engine_db, job_id) == "succeeded"
+
+
+def stale_deadline(db: Database, job_id: uuid.UUID) -> datetime:
+    return job(db, job_id).lease_expires_at or utcnow() + timedelta(days=1)
+
+
+def test_a_job_out_of_attempts_when_its_lease_lapses_is_dead(engine_db: Database) -> None:
+    job_id = enqueue(engine_db, "test.noop", max_attempts=1)
+    with engine_db.connect() as conn:
+        queue.claim(conn, "worker-a/1", ["test.noop"], 1, lease_seconds=0.05)
+    wait_until(lambda: utcnow() > stale_deadline(engine_db, job_id))
+    with engine_db.connect() as conn:
+        [reaped] = queue.reap(conn)
+    assert reaped.status is S.DEAD
+    detail = job(engine_db, job_id)
+    assert detail.status is S.DEAD and "lease expired" in (detail.last_error or "")
+
+
+def test_stop_releases_running_jobs_and_another_worker_finishes_them(
+    engine_db: Database, run_worker: RunWorker
+) -> None:
+    ids = [enqueue(engine_db, "test.slow", {"seconds": 2}) for _ in range(2)]
+    first = run_worker(concurrency=2)
+    for job_id in ids:
+        settles(engine_db, job_id, S.RUNNING)
+    released = first.stop(grace_seconds=0.1)
+    assert released == 2
+    for job_id in ids:
+        detail = job(engine_db, job_id)
+        assert detail.status is S.QUEUED and detail.attempts == 0 and detail.lease_owner is None
+    run_worker(concurrency=2)
+    for job_id in ids:
+        settles(engine_db, job_id, S.SUCCEEDED)
+    # The first worker's threads ran on past the stop, but could not record their effect.
+    assert sorted(row[0] for row in effects(engine_db)) == sorted(str(i) for i in ids)
+
+
+def test_stop_lets_running_jobs_finish_within_the_grace_period(
+    engine_db: Database, run_worker: RunWorker
+) -> None:
+    job_id = enqueue(engine_db, "test.slow", {"seconds": 0.3})
+    worker = run_worker(concurrency=1)
+    settles(engine_db, job_id, S.RUNNING)
+    assert worker.stop(grace_seconds=10) == 0
+    assert job_status(engine_db, job_id) == "succeeded"
+
+
+def test_an_attempt_past_its_timeout_fails(engine_db: Database, run_worker: RunWorker) -> None:
+    job_id = enqueue(engine_db, "test.timeout", {"seconds": 5}, max_attempts=1)
+    run_worker(concurrency=1)
+    settles(engine_db, job_id, S.DEAD)
+    assert "ran past its timeout" in (job(engine_db, job_id).last_error or "")
