@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
@@ -23,12 +25,13 @@ from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, Database, make_engine, utcnow
 from missionctl.engine.leader import leadership_for
 from missionctl.engine.registry import JobRegistry, load_plugins
-from missionctl.engine.scheduler import Periodic, Scheduler, builtin_periodic
+from missionctl.engine.scheduler import Periodic, Scheduler, builtin_periodic, in_batches
 from missionctl.engine.worker import Worker, WorkerConfig
 from missionctl.identity.schemas import UserCreate
 from missionctl.identity.service import create_user, has_users
 from missionctl.permissions import Role
 from missionctl.settings import Settings, ensure_data_dir, ensure_secret_key
+from missionctl.webhooks.service import purge_deliveries
 
 DEMO_TEAM = (
     AgentCreate(
@@ -155,6 +158,14 @@ def _heartbeats(db: Database) -> int:
         return enqueue_due_heartbeats(session, utcnow())
 
 
+def _delivery_retention(days: int) -> Callable[[Database], int]:
+    def purge(db: Database) -> int:
+        cutoff = utcnow() - timedelta(days=days)
+        return in_batches(db, lambda session: purge_deliveries(session, cutoff)) if days else 0
+
+    return purge
+
+
 def periodic_work(settings: Settings) -> list[Periodic]:
     """What the active scheduler does: cron, the reaper, retention, and agents' heartbeats."""
     return [
@@ -164,6 +175,7 @@ def periodic_work(settings: Settings) -> list[Periodic]:
             event_retention_days=settings.event_retention_days,
         ),
         Periodic("heartbeats", 1.0, _heartbeats),
+        Periodic("delivery retention", 600.0, _delivery_retention(settings.job_retention_days)),
     ]
 
 

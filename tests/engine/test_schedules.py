@@ -18,6 +18,7 @@ from missionctl.events.models import EventRow
 from missionctl.events.service import purge_events
 from missionctl.permissions import Role
 from missionctl.settings import load_settings
+from missionctl.webhooks.models import DeliveryRow
 from tests.conftest import Backend, client_for, make_user
 from tests.engine.conftest import RunWorker, job_status, wait_until
 from tests.factories import agent, created, ok, problem
@@ -197,3 +198,26 @@ def enqueue_noop(
 def job_exists(db: Database, job_id: uuid.UUID) -> bool:
     with db.transaction(write=False) as session:
         return bool(session.get(JobRow, job_id))
+
+
+def test_retention_deletes_old_finished_webhook_deliveries(
+    engine_db: Database, api: httpx.Client
+) -> None:
+    hook = created(
+        api.post("/webhooks", json={"url": "https://93.184.216.34/hook", "event_types": ["*"]})
+    )
+    agent(api, "first")
+    agent(api, "second")
+    deliveries = ok(api.get(f"/webhooks/{hook['webhook_id']}/deliveries"))["items"]
+    old, pending = deliveries[1]["delivery_id"], deliveries[0]["delivery_id"]
+    with engine_db.transaction() as session:
+        session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.delivery_id == uuid.UUID(old))
+            .values(status="succeeded", created_at=utcnow() - timedelta(days=30))
+        )
+    work = periodic_work(load_settings(secret_key="x" * 48, job_retention_days=7))
+    [retention] = [periodic for periodic in work if periodic.name == "delivery retention"]
+    assert retention.run(engine_db) == 1
+    remaining = ok(api.get(f"/webhooks/{hook['webhook_id']}/deliveries"))["items"]
+    assert [d["delivery_id"] for d in remaining] == [pending]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 import typer
 
 from missionctl.cli.context import unit_of_work
 from missionctl.cli.output import print_fields, print_json, print_table
-from missionctl.cli.validation import build
+from missionctl.cli.validation import build, parse_id
 from missionctl.common import Actor
 from missionctl.engine import service
 from missionctl.engine.schemas import Job, JobFilter, JobStatus
@@ -21,7 +20,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TenantOption = Annotated[
     str | None, typer.Option("--tenant", help="Tenant slug (default: the default tenant).")
 ]
-JobId = Annotated[uuid.UUID, typer.Argument(help="The job's id.")]
+JobId = Annotated[str, typer.Argument(help="The job's id.")]
 
 
 def _one_line(job: Job) -> str:
@@ -65,7 +64,7 @@ def list_jobs(
 def show_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = False) -> None:
     """A job with its steps, last error and traceback."""
     with unit_of_work(write=False, tenant=tenant) as session:
-        job = service.get_job(session, job_id)
+        job = service.get_job(session, parse_id(job_id, "job"))
     if as_json:
         print_json(job)
         return
@@ -94,7 +93,7 @@ def show_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = F
 def retry_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = False) -> None:
     """Run a failed, dead, cancelled or discarded job again (finished steps are kept)."""
     with unit_of_work(tenant=tenant) as session:
-        job = service.retry_job(session, job_id, actor=Actor.user())
+        job = service.retry_job(session, parse_id(job_id, "job"), actor=Actor.user())
     print_json(job) if as_json else typer.echo(_one_line(job))
 
 
@@ -102,7 +101,7 @@ def retry_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = 
 def cancel_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = False) -> None:
     """Cancel a waiting job, or ask a running one to stop."""
     with unit_of_work(tenant=tenant) as session:
-        job = service.cancel_job(session, job_id, actor=Actor.user())
+        job = service.cancel_job(session, parse_id(job_id, "job"), actor=Actor.user())
     print_json(job) if as_json else typer.echo(_one_line(job))
 
 
@@ -110,7 +109,7 @@ def cancel_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption =
 def discard_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = False) -> None:
     """Take a dead job off the dead-letter list without running it."""
     with unit_of_work(tenant=tenant) as session:
-        job = service.discard_job(session, job_id, actor=Actor.user())
+        job = service.discard_job(session, parse_id(job_id, "job"), actor=Actor.user())
     print_json(job) if as_json else typer.echo(_one_line(job))
 
 

@@ -12,21 +12,17 @@ from missionctl.board import service
 from missionctl.board.schemas import Task, TaskCreate, TaskFilter, TaskPriority, TaskStatus
 from missionctl.cli.context import unit_of_work
 from missionctl.cli.output import print_fields, print_json, print_table
-from missionctl.cli.validation import build
+from missionctl.cli.validation import build, parse_id
 from missionctl.common import Actor
 from missionctl.comms.schemas import MessageFilter
 from missionctl.comms.service import list_messages
-from missionctl.errors import InvalidInput
 
 app = typer.Typer(help="Tasks on the board.", no_args_is_help=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _task_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise InvalidInput(f"{value!r} is not a task id (a UUID)") from None
+    return parse_id(value, "task")
 
 
 @app.command("list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -19,3 +20,11 @@ def build(schema: type[M], /, **values: Any) -> M:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "input"
         raise InvalidInput(f"{field.replace('_', '-')}: {error['msg']}") from None
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """A UUID given on the command line, or `InvalidInput` naming what it should have been."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not a {what} id (a UUID)") from None

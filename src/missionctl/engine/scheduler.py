@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from missionctl.db import Database, utcnow
 from missionctl.engine import processes, queue, schedules, service
@@ -154,11 +155,11 @@ def retention(job_days: int, event_days: int) -> Callable[[Database], int]:
         removed = 0
         now = utcnow()
         if job_days > 0:
-            removed += _in_batches(
+            removed += in_batches(
                 db, lambda s: service.purge_finished_jobs(s, now - timedelta(days=job_days))
             )
         if event_days > 0:
-            removed += _in_batches(db, lambda s: purge_events(s, now - timedelta(days=event_days)))
+            removed += in_batches(db, lambda s: purge_events(s, now - timedelta(days=event_days)))
         with db.transaction(None) as session:
             removed += processes.forget_gone(session)
         return removed
@@ -166,7 +167,8 @@ def retention(job_days: int, event_days: int) -> Callable[[Database], int]:
     return purge
 
 
-def _in_batches(db: Database, purge_batch: Callable[..., int], limit: int = 1000) -> int:
+def in_batches(db: Database, purge_batch: Callable[[Session], int], limit: int = 1000) -> int:
+    """Run a purge of at most `limit` rows per unit of work until one removes fewer."""
     total = 0
     while True:
         with db.transaction(None) as session:

@@ -12,9 +12,10 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from missionctl.audit.service import record_audit
@@ -360,3 +361,25 @@ def record_attempt(
         row.status = DeliveryStatus.FAILED.value
     else:
         row.status = DeliveryStatus.RETRYING.value
+
+
+FINISHED_DELIVERIES = (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)
+
+
+def purge_deliveries(session: Session, before: datetime, limit: int = 1000) -> int:
+    """Delete up to `limit` finished deliveries of every tenant created before `before`."""
+    doomed = (
+        select(DeliveryRow.delivery_id)
+        .where(
+            DeliveryRow.status.in_([status.value for status in FINISHED_DELIVERIES]),
+            DeliveryRow.created_at < before,
+        )
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        delete(DeliveryRow)
+        .where(DeliveryRow.delivery_id.in_(doomed))
+        .execution_options(all_tenants=True, synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
