@@ -166,10 +166,11 @@ def _delivery_retention(days: int) -> Callable[[Database], int]:
     return purge
 
 
-def periodic_work(settings: Settings) -> list[Periodic]:
+def periodic_work(settings: Settings, registry: JobRegistry | None = None) -> list[Periodic]:
     """What the active scheduler does: cron, the reaper, retention, and agents' heartbeats."""
     return [
         *builtin_periodic(
+            registry or build_registry(settings),
             lease_seconds=settings.job_lease_seconds,
             job_retention_days=settings.job_retention_days,
             event_retention_days=settings.event_retention_days,
@@ -186,9 +187,11 @@ def make_worker(
     return Worker(db, registry, settings, WorkerConfig.from_settings(settings, **overrides))
 
 
-def make_scheduler(settings: Settings, db: Database) -> Scheduler:
+def make_scheduler(
+    settings: Settings, db: Database, registry: JobRegistry | None = None
+) -> Scheduler:
     """A scheduler that leads or stands by, with the deployment's periodic work."""
-    return Scheduler(db, leadership_for(db.engine), periodic_work(settings))
+    return Scheduler(db, leadership_for(db.engine), periodic_work(settings, registry))
 
 
 class EmbeddedEngine:
@@ -196,7 +199,7 @@ class EmbeddedEngine:
 
     def __init__(self, settings: Settings, db: Database, registry: JobRegistry) -> None:
         self.worker = make_worker(settings, db, registry)
-        self.scheduler = make_scheduler(settings, db)
+        self.scheduler = make_scheduler(settings, db, registry)
 
     def start(self) -> None:
         """Start both."""

@@ -28,13 +28,17 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    Uuid,
     create_engine,
+    delete,
     event,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import (
     DeclarativeBase,
+    InstrumentedAttribute,
     Mapped,
     ORMExecuteState,
     Session,
@@ -105,7 +109,9 @@ class TenantMixin:
 
     @declared_attr
     def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805
-        return mapped_column(ForeignKey("tenants.tenant_id"), nullable=False)
+        # Typed here, not taken from the foreign key: until the tenants table is mapped the
+        # column would have no type, and Core statements could not bind a UUID to it.
+        return mapped_column(Uuid(), ForeignKey("tenants.tenant_id"), nullable=False)
 
 
 class Timestamps:
@@ -283,6 +289,22 @@ class Database:
 def libpq_conninfo(engine: Engine) -> str:
     """The engine's PostgreSQL URL as libpq takes it (no SQLAlchemy driver name)."""
     return make_url(engine.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def delete_some(
+    session: Session, key: InstrumentedAttribute[Any], *where: Any, limit: int = 1000
+) -> int:
+    """Delete at most `limit` rows of `key`'s table (every tenant) matching `where`; how many.
+
+    For retention: a bounded batch per unit of work keeps locks and transactions short.
+    """
+    doomed = select(key).where(*where).limit(limit).scalar_subquery()
+    result = session.execute(
+        delete(key.class_)
+        .where(key.in_(doomed))
+        .execution_options(all_tenants=True, synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class ChangeProbe:

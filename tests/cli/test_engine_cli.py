@@ -40,7 +40,9 @@ def make_jobs(cli: Cli) -> dict[str, str]:
         with db.connect() as conn:
             by_id = {
                 job.job_id: job
-                for job in queue.claim(conn, "cli-test/1", ["report.build", "report.send"], 5, 60)
+                for job in queue.claim(
+                    conn, "cli-test/1", {"report.build": 3, "report.send": 3}, 5, 60
+                )
             }
             queue.finish(conn, by_id[done], JobStatus.SUCCEEDED, result={"pages": 3})
             queue.finish(

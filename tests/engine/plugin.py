@@ -125,6 +125,7 @@ def register(registry: JobRegistry) -> None:
     registry.add(JobKind("test.effect", run_effect, is_atomic=True, max_attempts=100))
     registry.add(JobKind("test.steps", run_steps, max_attempts=100))
     registry.add(JobKind("test.noop", run_noop))
+    registry.add(JobKind("test.once", run_noop, max_attempts=1))
     registry.add(JobKind("test.tick", run_tick, is_atomic=True, is_schedulable=True))
     registry.add(
         JobKind(

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -118,20 +119,27 @@ def bytecode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     return Path(cache.mkdir("missionctl-pycache"))
 
 
-@pytest.fixture(params=BACKENDS)
-def cluster(request: pytest.FixtureRequest, tmp_path: Path, bytecode: Path) -> Iterator[Cluster]:
-    """A fresh database of each kind, migrated, with the effects table."""
-    with fresh_database(request.param, tmp_path) as url:
+@contextmanager
+def cluster_on(kind: str, workdir: Path, bytecode: Path) -> Iterator[Cluster]:
+    """A fresh database of `kind`, migrated, with the effects table; its processes stopped after."""
+    with fresh_database(kind, workdir) as url:
         db = Database(make_engine(url, pool_size=4))
         migrations.upgrade(db.engine)
         with db.engine.begin() as connection:
             connection.execute(text(EFFECTS_DDL))
-        cluster = Cluster(url=url, workdir=tmp_path, db=db, bytecode=bytecode)
+        cluster = Cluster(url=url, workdir=workdir, db=db, bytecode=bytecode)
         try:
             yield cluster
         finally:
             cluster.stop_all()
             db.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def cluster(request: pytest.FixtureRequest, tmp_path: Path, bytecode: Path) -> Iterator[Cluster]:
+    """A cluster on each kind of database."""
+    with cluster_on(request.param, tmp_path, bytecode) as cluster:
+        yield cluster
 
 
 def _enqueue(db: Database, jobs: list[NewJob]) -> None:
@@ -180,26 +188,17 @@ def test_workers_killed_at_random_moments_lose_and_double_nothing(cluster: Clust
 def test_four_workers_share_ten_thousand_jobs_and_none_runs_twice(
     tmp_path: Path, bytecode: Path
 ) -> None:
-    with fresh_database("postgres", tmp_path) as url:
-        db = Database(make_engine(url, pool_size=4))
-        migrations.upgrade(db.engine)
-        with db.engine.begin() as connection:
-            connection.execute(text(EFFECTS_DDL))
-        cluster = Cluster(url=url, workdir=tmp_path, db=db, bytecode=bytecode)
-        try:
-            _enqueue(db, [NewJob("test.effect") for _ in range(10_000)])
-            for _ in range(4):
-                cluster.start("worker", "--concurrency", "4")
-            wait_until(lambda: cluster.statuses()["succeeded"] == 10_000, timeout=180, interval=0.5)
-            rows = effects(db)
-            assert len(rows) == 10_000
-            assert len({row[0] for row in rows}) == 10_000  # no job's effect twice
-            assert {row[3] for row in rows} == {1}  # every job claimed once
-            by_worker = Counter(row[2] for row in rows)
-            assert len(by_worker) == 4 and min(by_worker.values()) > 0, by_worker
-        finally:
-            cluster.stop_all()
-            db.dispose()
+    with cluster_on("postgres", tmp_path, bytecode) as cluster:
+        _enqueue(cluster.db, [NewJob("test.effect") for _ in range(10_000)])
+        for _ in range(4):
+            cluster.start("worker", "--concurrency", "4")
+        wait_until(lambda: cluster.statuses()["succeeded"] == 10_000, timeout=180, interval=0.5)
+        rows = effects(cluster.db)
+    assert len(rows) == 10_000
+    assert len({row[0] for row in rows}) == 10_000  # no job's effect twice
+    assert {row[3] for row in rows} == {1}  # every job claimed once
+    by_worker = Counter(row[2] for row in rows)
+    assert len(by_worker) == 4 and min(by_worker.values()) > 0, by_worker
 
 
 def test_sigterm_hands_back_running_jobs_and_exits_cleanly(cluster: Cluster) -> None:

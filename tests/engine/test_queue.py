@@ -61,7 +61,7 @@ def test_lower_priority_numbers_go_first_and_delayed_jobs_wait(engine_db: Databa
     urgent = enqueue(engine_db, "test.noop", priority=-10)
     idle = enqueue(engine_db, "test.noop", priority=10)
     with engine_db.connect() as conn:
-        claimed = queue.claim(conn, "w1/1", ["test.noop"], 10, 30)
+        claimed = queue.claim(conn, "w1/1", {"test.noop": 5}, 10, 30)
     assert [c.job_id for c in claimed] == [urgent, normal, idle]
     assert late not in {c.job_id for c in claimed}
     assert all(c.attempt == 1 for c in claimed)
@@ -83,13 +83,16 @@ def test_a_worker_runs_jobs_and_records_results(engine_db: Database, run_worker:
 def test_failures_retry_with_backoff_then_land_in_the_dead_letters(
     engine_db: Database, run_worker: RunWorker
 ) -> None:
-    recovers = enqueue(engine_db, "test.flaky", {"succeed_on": 2}, max_attempts=3)
-    never = enqueue(engine_db, "test.flaky", max_attempts=3)
-    hopeless = enqueue(engine_db, "test.flaky", {"permanent": True}, max_attempts=3)
+    recovers = enqueue(engine_db, "test.flaky", {"succeed_on": 2})
+    never = enqueue(engine_db, "test.flaky")  # its kind allows 3 attempts
+    short = enqueue(engine_db, "test.flaky", max_attempts=1)  # this one, 1
+    hopeless = enqueue(engine_db, "test.flaky", {"permanent": True})
     run_worker(concurrency=2)
     settles(engine_db, recovers, S.SUCCEEDED)
     settles(engine_db, never, S.DEAD)
+    settles(engine_db, short, S.DEAD)
     settles(engine_db, hopeless, S.DEAD)
+    assert job(engine_db, short).attempts == 1
     assert job(engine_db, recovers).attempts == 2
     dead = job(engine_db, never)
     assert dead.attempts == 3
@@ -99,8 +102,8 @@ def test_failures_retry_with_backoff_then_land_in_the_dead_letters(
     with engine_db.transaction(write=False) as session:
         dead_letters = service.list_jobs(session, JobFilter(status=S.DEAD)).items
         events = list_events(session, EventFilter(event_type="job.dead")).items
-    assert {j.job_id for j in dead_letters} == {never, hopeless}
-    assert {e.subject_id for e in events} == {str(never), str(hopeless)}
+    assert {j.job_id for j in dead_letters} == {never, short, hopeless}
+    assert {e.subject_id for e in events} == {str(never), str(short), str(hopeless)}
 
 
 def test_a_retried_dead_job_resumes_at_the_step_that_failed(
@@ -178,13 +181,13 @@ def _timed_effects(db: Database) -> list[tuple[str, str, str, int, float]]:
 def test_a_lapsed_lease_is_reaped_and_the_old_holder_is_fenced_out(engine_db: Database) -> None:
     job_id = enqueue(engine_db, "test.steps", {"steps": 1}, max_attempts=3)
     with engine_db.connect() as conn:
-        [stale] = queue.claim(conn, "worker-a/1", ["test.steps"], 1, lease_seconds=0.05)
+        [stale] = queue.claim(conn, "worker-a/1", {"test.steps": 5}, 1, lease_seconds=0.05)
     wait_until(lambda: utcnow() > stale_deadline(engine_db, job_id))
     with engine_db.connect() as conn:
-        reaped = queue.reap(conn)
+        reaped = queue.reap(conn, {}, default=5)
     assert [(r.job_id, r.status) for r in reaped] == [(job_id, S.QUEUED)]
     with engine_db.connect() as conn:
-        [fresh] = queue.claim(conn, "worker-b/1", ["test.steps"], 1, lease_seconds=30)
+        [fresh] = queue.claim(conn, "worker-b/1", {"test.steps": 5}, 1, lease_seconds=30)
     assert fresh.attempt == 2
     with engine_db.connect() as conn:  # worker A comes back: every write it tries is refused
         assert not queue.fence(conn, stale, 30)
@@ -209,15 +212,17 @@ def stale_deadline(db: Database, job_id: uuid.UUID) -> datetime:
 
 
 def test_a_job_out_of_attempts_when_its_lease_lapses_is_dead(engine_db: Database) -> None:
-    job_id = enqueue(engine_db, "test.noop", max_attempts=1)
+    own = enqueue(engine_db, "test.noop", max_attempts=1)  # its own limit
+    by_kind = enqueue(engine_db, "test.once")  # its kind's limit: one attempt
     with engine_db.connect() as conn:
-        queue.claim(conn, "worker-a/1", ["test.noop"], 1, lease_seconds=0.05)
-    wait_until(lambda: utcnow() > stale_deadline(engine_db, job_id))
+        queue.claim(conn, "worker-a/1", {"test.noop": 5, "test.once": 1}, 2, lease_seconds=0.05)
+    wait_until(lambda: utcnow() > stale_deadline(engine_db, own))
     with engine_db.connect() as conn:
-        [reaped] = queue.reap(conn)
-    assert reaped.status is S.DEAD
-    detail = job(engine_db, job_id)
-    assert detail.status is S.DEAD and "lease expired" in (detail.last_error or "")
+        reaped = queue.reap(conn, {"test.once": 1}, default=5)
+    assert {(r.job_id, r.status) for r in reaped} == {(own, S.DEAD), (by_kind, S.DEAD)}
+    for job_id in (own, by_kind):
+        detail = job(engine_db, job_id)
+        assert detail.status is S.DEAD and "lease expired" in (detail.last_error or "")
 
 
 def test_stop_releases_running_jobs_and_another_worker_finishes_them(

@@ -452,7 +452,7 @@ def test_failed_attempts_are_retried_with_backoff_under_the_same_delivery_id(
     assert hits[1].at - hits[0].at >= base / 2 - 0.01
     assert hits[2].at - hits[1].at >= base - 0.01
     finished = wait_for_job(hooks, done["job_id"], "succeeded")
-    assert finished["attempts"] == 3 and finished["max_attempts"] == 8
+    assert finished["attempts"] == 3 and finished["max_attempts"] is None  # the kind's 8
 
 
 def test_an_unreachable_receiver_is_retried_until_it_answers(

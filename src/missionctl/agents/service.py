@@ -259,7 +259,6 @@ def enqueue_due_heartbeats(session: Session, now: datetime, limit: int = HEARTBE
             {"agent_id": str(agent_id)},
             idempotency_key=f"heartbeat:{agent_id}:{due_at.isoformat()}",
             tenant_id=tenant_id,
-            max_attempts=1,  # the next interval is the retry
         )
         session.execute(
             update(AgentRow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -21,10 +22,6 @@ TenantOption = Annotated[
     str | None, typer.Option("--tenant", help="Tenant slug (default: the default tenant).")
 ]
 JobId = Annotated[str, typer.Argument(help="The job's id.")]
-
-
-def _one_line(job: Job) -> str:
-    return f"job {job.job_id} ({job.kind}) is {job.status.value}"
 
 
 @app.command("list")
@@ -51,7 +48,7 @@ def list_jobs(
                 j.job_id,
                 j.kind,
                 j.status.value,
-                f"{j.attempts}/{j.max_attempts}",
+                f"{j.attempts}/{j.max_attempts or 'kind'}",
                 f"{j.run_at:%Y-%m-%d %H:%M:%S}",
                 (j.last_error or "")[:60],
             ]
@@ -73,7 +70,7 @@ def show_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = F
             ("id", job.job_id),
             ("kind", job.kind),
             ("status", job.status.value),
-            ("attempts", f"{job.attempts}/{job.max_attempts}"),
+            ("attempts", f"{job.attempts}/{job.max_attempts or 'the kind default'}"),
             ("priority", job.priority),
             ("run at", job.run_at),
             ("created", job.created_at),
@@ -89,28 +86,35 @@ def show_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = F
         typer.echo("\n" + job.last_traceback.rstrip())
 
 
+Action = Callable[..., Job]
+
+
+def _act(action: Action, job_id: str, tenant: str | None, as_json: bool) -> None:
+    """Apply a person's action to a job and print what became of it."""
+    with unit_of_work(tenant=tenant) as session:
+        job = action(session, parse_id(job_id, "job"), actor=Actor.user())
+    if as_json:
+        print_json(job)
+    else:
+        typer.echo(f"job {job.job_id} ({job.kind}) is {job.status.value}")
+
+
 @app.command("retry")
 def retry_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = False) -> None:
     """Run a failed, dead, cancelled or discarded job again (finished steps are kept)."""
-    with unit_of_work(tenant=tenant) as session:
-        job = service.retry_job(session, parse_id(job_id, "job"), actor=Actor.user())
-    print_json(job) if as_json else typer.echo(_one_line(job))
+    _act(service.retry_job, job_id, tenant, as_json)
 
 
 @app.command("cancel")
 def cancel_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = False) -> None:
     """Cancel a waiting job, or ask a running one to stop."""
-    with unit_of_work(tenant=tenant) as session:
-        job = service.cancel_job(session, parse_id(job_id, "job"), actor=Actor.user())
-    print_json(job) if as_json else typer.echo(_one_line(job))
+    _act(service.cancel_job, job_id, tenant, as_json)
 
 
 @app.command("discard")
 def discard_job(job_id: JobId, tenant: TenantOption = None, as_json: JsonOption = False) -> None:
     """Take a dead job off the dead-letter list without running it."""
-    with unit_of_work(tenant=tenant) as session:
-        job = service.discard_job(session, parse_id(job_id, "job"), actor=Actor.user())
-    print_json(job) if as_json else typer.echo(_one_line(job))
+    _act(service.discard_job, job_id, tenant, as_json)
 
 
 @app.command("summary")

@@ -35,6 +35,9 @@ PortOption = Annotated[
 
 # Live streams never end by themselves: uvicorn closes what is still open after this long.
 SHUTDOWN_SECONDS = 5
+# Events are small and each is sent to every stream: compressing each copy (per connection,
+# with its own context) costs more CPU than the bytes it saves.
+WS_COMPRESSION = False
 
 
 def _settings(host: str | None, port: int | None) -> Settings:
@@ -85,6 +88,7 @@ def up(
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+        ws_per_message_deflate=WS_COMPRESSION,
     )
 
 
@@ -111,4 +115,5 @@ def api(
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+        ws_per_message_deflate=WS_COMPRESSION,
     )

@@ -37,7 +37,12 @@ def serve_one(host: str, port: int, log_level: str) -> None:
     """One worker: its own socket, one uvicorn server (runs in a child process)."""
     sock = reuse_port_socket(host, port)
     config = uvicorn.Config(
-        APP, factory=True, log_level=log_level, access_log=False, timeout_graceful_shutdown=5
+        APP,
+        factory=True,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        ws_per_message_deflate=False,  # see serve_cmd.WS_COMPRESSION
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -60,7 +60,8 @@ class JobRow(TenantMixin, Base):
     priority: Mapped[int] = mapped_column(default=0)
     run_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
-    max_attempts: Mapped[int] = mapped_column(default=5)
+    # None: the kind's default (engine/registry.py), resolved when the job is claimed.
+    max_attempts: Mapped[int | None] = mapped_column(default=None)
     lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from missionctl.db import Database, utcnow
 from missionctl.engine import processes, queue, schedules, service
 from missionctl.engine.leader import Leadership
+from missionctl.engine.registry import DEFAULT_MAX_ATTEMPTS, JobRegistry
 from missionctl.engine.schemas import JobStatus, WorkerRole
 from missionctl.events.service import purge_events
 
@@ -129,17 +130,23 @@ class Scheduler:
 # -- the built-in periodic work -------------------------------------------------------------
 
 
-def reap_leases(db: Database) -> int:
+def reaper(registry: JobRegistry) -> Callable[[Database], int]:
     """Return jobs whose worker stopped renewing their lease (dead when out of attempts)."""
-    with db.connect() as conn:
-        reaped = queue.reap(conn)
-    for job in reaped:
-        if job.status is JobStatus.DEAD:
-            with db.transaction(job.tenant_id) as session:
-                service.record_dead(session, job.job_id, job.kind, "lease expired, out of attempts")
-    if reaped:
-        log.info("leases_reaped", count=len(reaped))
-    return len(reaped)
+    max_attempts = {kind.name: kind.max_attempts for kind in registry}
+
+    def reap_leases(db: Database) -> int:
+        with db.connect() as conn:
+            reaped = queue.reap(conn, max_attempts, DEFAULT_MAX_ATTEMPTS)
+        for job in reaped:
+            if job.status is JobStatus.DEAD:
+                with db.transaction(job.tenant_id) as session:
+                    error = "lease expired, out of attempts"
+                    service.record_dead(session, job.job_id, job.kind, error)
+        if reaped:
+            log.info("leases_reaped", count=len(reaped))
+        return len(reaped)
+
+    return reap_leases
 
 
 def fire_schedules(db: Database) -> int:
@@ -179,11 +186,15 @@ def in_batches(db: Database, purge_batch: Callable[[Session], int], limit: int =
 
 
 def builtin_periodic(
-    *, lease_seconds: float, job_retention_days: int, event_retention_days: int
+    registry: JobRegistry,
+    *,
+    lease_seconds: float,
+    job_retention_days: int,
+    event_retention_days: int,
 ) -> list[Periodic]:
     """Cron firings, the reaper and retention."""
     return [
         Periodic("cron", 0.25, fire_schedules),
-        Periodic("reaper", max(0.2, min(5.0, lease_seconds / 3)), reap_leases),
+        Periodic("reaper", max(0.2, min(5.0, lease_seconds / 3)), reaper(registry)),
         Periodic("retention", 600.0, retention(job_retention_days, event_retention_days)),
     ]

@@ -44,7 +44,9 @@ class Job(BaseModel):
     priority: int = Field(description="Lower runs first (like `nice`); 0 by default.")
     payload: dict[str, Any] = Field(description="The job's input.")
     attempts: int = Field(description="Attempts started so far.")
-    max_attempts: int = Field(description="Attempts allowed before the job is dead.")
+    max_attempts: int | None = Field(
+        description="Attempts allowed before the job is dead; null: its kind's maximum."
+    )
     run_at: StoredUTC = Field(description="Not before this time (UTC); the next retry if failed.")
     idempotency_key: str | None = Field(description="Key that made enqueueing idempotent.")
     lease_owner: str | None = Field(description="The worker holding the job while it runs.")

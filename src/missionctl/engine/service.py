@@ -13,17 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from missionctl.audit.service import record_audit
 from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
-from missionctl.db import new_id, tenant_of, utcnow
+from missionctl.db import delete_some, new_id, tenant_of, utcnow
 from missionctl.engine import policy
 from missionctl.engine.models import FINISHED_PREDICATE, READY_PREDICATE, JobRow, JobStepRow
-from missionctl.engine.registry import DEFAULT_MAX_ATTEMPTS
 from missionctl.engine.schemas import (
     Job,
     JobCount,
@@ -49,7 +48,7 @@ class NewJob:
     payload: dict[str, Any] = field(default_factory=dict)
     priority: int = 0
     run_at: datetime | None = None
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_attempts: int | None = None  # None: the kind's default
     idempotency_key: str | None = None
     tenant_id: uuid.UUID | None = None  # the session's tenant when None
     schedule_id: uuid.UUID | None = None
@@ -64,7 +63,7 @@ def enqueue(
     priority: int = 0,
     run_at: datetime | None = None,
     delay_seconds: float = 0.0,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    max_attempts: int | None = None,
     idempotency_key: str | None = None,
     tenant_id: uuid.UUID | None = None,
     schedule_id: uuid.UUID | None = None,
@@ -73,7 +72,7 @@ def enqueue(
     """Add a job to the caller's unit of work and return its id.
 
     With an `idempotency_key`, enqueueing the same key again in the tenant returns the first
-    job's id and adds nothing.
+    job's id and adds nothing. `max_attempts` overrides the kind's own maximum.
     """
     when = run_at or utcnow()
     if delay_seconds:
@@ -106,7 +105,7 @@ def enqueue_many(session: Session, new_jobs: Sequence[NewJob]) -> int:
 
 
 def _values(session: Session, job: NewJob, now: datetime) -> dict[str, Any]:
-    if job.max_attempts < 1:
+    if job.max_attempts is not None and job.max_attempts < 1:
         raise InvalidInput("max_attempts must be at least 1", field="max_attempts")
     return {
         "job_id": new_id(),
@@ -319,15 +318,6 @@ def purge_finished_jobs(session: Session, before: datetime, limit: int = 1000) -
 
     Dead jobs stay until someone retries or discards them.
     """
-    doomed = (
-        select(JobRow.job_id)
-        .where(text(FINISHED_PREDICATE), JobRow.finished_at < before)
-        .limit(limit)
-        .scalar_subquery()
+    return delete_some(
+        session, JobRow.job_id, text(FINISHED_PREDICATE), JobRow.finished_at < before, limit=limit
     )
-    result = session.execute(
-        delete(JobRow)
-        .where(JobRow.job_id.in_(doomed))
-        .execution_options(all_tenants=True, synchronize_session=False)
-    )
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]

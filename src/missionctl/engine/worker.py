@@ -98,6 +98,7 @@ class Worker:
             raise ValueError(f"no handler registered for job kind(s): {', '.join(unknown)}")
         self.kinds: list[JobKind] = [kind for name in wanted if (kind := registry.get(name))]
         self._names = [kind.name for kind in self.kinds]
+        self._max_attempts = {kind.name: kind.max_attempts for kind in self.kinds}
         self._limits = {k.name: k.concurrency for k in self.kinds if k.concurrency is not None}
         # Jobs held at once: running, waiting to run, or waiting for their success to be written.
         # Claims wait until half of it is free, so each claim takes a batch.
@@ -235,7 +236,12 @@ class Worker:
         lease_owner = f"{self.worker_id}/{next(self._claims)}"
         with self.db.connect() as conn:
             claimed = queue.claim(
-                conn, lease_owner, self._names, room, self.config.lease_seconds, self._limits
+                conn,
+                lease_owner,
+                self._max_attempts,
+                room,
+                self.config.lease_seconds,
+                self._limits,
             )
             with self._lock:
                 for job in claimed:

@@ -116,7 +116,6 @@ def _stream_request(ctx: RequestContext, query: StreamQuery, after: int | None) 
         role=ctx.principal.role,
         after=after,
         patterns=tuple(query.types.split(",")) if query.types else (),
-        ping_seconds=ctx.app.settings.stream_ping_seconds,
         max_queue=ctx.app.settings.stream_queue_size,
     )
 

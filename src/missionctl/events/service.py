@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, text, true
+from sqlalchemy import ColumnElement, Connection, func, or_, select, text, true
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from missionctl.common import Actor, Page, decode_int_cursor, split_page
+from missionctl.db import delete_some
 from missionctl.events.models import EventRow
 from missionctl.events.schemas import Event, EventFilter, Order
 from missionctl.signals import EVENTS
@@ -234,12 +235,4 @@ def purge_events(session: Session, before: datetime, limit: int = 1000) -> int:
 
     Ids are never reused (streams resume by id), so a gap left here is never filled.
     """
-    doomed = (
-        select(EventRow.event_id).where(EventRow.created_at < before).limit(limit).scalar_subquery()
-    )
-    result = session.execute(
-        delete(EventRow)
-        .where(EventRow.event_id.in_(doomed))
-        .execution_options(all_tenants=True, synchronize_session=False)
-    )
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+    return delete_some(session, EventRow.event_id, EventRow.created_at < before, limit=limit)

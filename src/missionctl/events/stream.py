@@ -2,8 +2,9 @@
 
 One `EventTail` per API process follows the log of every tenant in a thread: it wakes on this
 process's commits, on PostgreSQL NOTIFY from other processes, on `PRAGMA data_version` changes on
-SQLite (every 20 ms), or at least every second, and reads what settled since its position (see
-`events.service.read_settled`: no event with a smaller id can commit later). Each event is
+SQLite (looked at every 5 ms, a few microseconds each), or at least every second, and reads what
+settled since its position (see `events.service.read_settled`: no event with a smaller id can
+commit later). Each event is
 serialised once and handed to the subscribers on the event loop, filtered by tenant, by what the
 subscriber's role may read and by its type patterns.
 
@@ -36,7 +37,7 @@ log = structlog.get_logger("missionctl.stream")
 
 READ_BATCH = 500
 CATCH_UP_PAGE = 200
-SQLITE_PROBE_SECONDS = 0.02
+SQLITE_PROBE_SECONDS = 0.005
 POLL_SECONDS = 1.0
 
 
@@ -87,10 +88,11 @@ class Subscriber:
     role: Role
     patterns: tuple[str, ...] = ()
     max_queue: int = 1000
-    queue: asyncio.Queue[StreamEvent | Overflow] = field(init=False)
+    queue: asyncio.Queue[StreamEvent | Overflow | None] = field(init=False)  # None: ping
     hidden: tuple[str, ...] = field(init=False)
     last_id: int = 0
     is_overflowed: bool = False
+    last_sent: float = 0.0  # event loop time of the last item taken
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue()
@@ -100,7 +102,7 @@ class Subscriber:
         """Whether this subscriber may and wants to see the event."""
         if event.tenant_id != self.tenant_id or event.event_id <= self.last_id:
             return False
-        if any(event.event_type.startswith(prefix) for prefix in self.hidden):
+        if self.hidden and event.event_type.startswith(self.hidden):
             return False
         return not self.patterns or matches(event.event_type, self.patterns)
 
@@ -123,10 +125,12 @@ class EventTail:
     (event loop). Both only move forward.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, ping_seconds: float = 15.0) -> None:
         self.db = db
+        self.ping_seconds = ping_seconds
         self.position = 0
         self.published = 0
+        self._pinger: asyncio.Task[None] | None = None
         self._subscribers: set[Subscriber] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -143,6 +147,19 @@ class EventTail:
         """Start following (once), from the log's current settled end."""
         if not self._started.is_set():
             await run_sync(self._start, asyncio.get_running_loop())
+        if self._pinger is None:
+            self._pinger = asyncio.get_running_loop().create_task(self._ping_idle())
+
+    async def _ping_idle(self) -> None:
+        """Queue a ping for every subscriber quiet for `ping_seconds` (one timer for all: a timer
+        per stream and wait would cost more than sending the events)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.ping_seconds / 4)
+            now = loop.time()
+            for subscriber in self._subscribers:
+                if subscriber.queue.empty() and now - subscriber.last_sent >= self.ping_seconds:
+                    subscriber.queue.put_nowait(None)
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._start_lock:
@@ -158,6 +175,9 @@ class EventTail:
 
     def stop(self) -> None:
         """Stop following."""
+        loop, pinger = self._loop, self._pinger
+        if loop is not None and pinger is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(pinger.cancel)
         self._stop.set()
         self.db.signals.raise_(EVENTS)
         if self._thread is not None:
@@ -172,6 +192,10 @@ class EventTail:
                     count = self._read_more()
                 except SQLAlchemyError as exc:
                     log.warning("event_tail_read_failed", error=str(exc).splitlines()[0])
+                    self._stop.wait(1.0)
+                    continue
+                except Exception:  # a bug must not end live events for the process's life
+                    log.exception("event_tail_crashed")
                     self._stop.wait(1.0)
                     continue
                 if not count:
@@ -218,6 +242,7 @@ class EventTail:
         if self.published != caught_up_to:
             return False
         subscriber.last_id = max(subscriber.last_id, caught_up_to)
+        subscriber.last_sent = asyncio.get_running_loop().time()
         self._subscribers.add(subscriber)
         return True
 
@@ -234,7 +259,6 @@ class StreamRequest:
     role: Role
     after: int | None  # None: only what happens from now on
     patterns: tuple[str, ...] = ()
-    ping_seconds: float = 15.0
     max_queue: int = 1000
 
 
@@ -257,7 +281,7 @@ async def follow(
 ) -> AsyncIterator[StreamEvent | Ping | Overflow]:
     """The events a stream sends, in id order: missed ones from the database, then live ones.
 
-    Yields `Ping` after `ping_seconds` of quiet and ends after an `Overflow`.
+    Yields `Ping` after the tail's `ping_seconds` of quiet and ends after an `Overflow`.
     """
     await tail.ensure_started()
     subscriber = Subscriber(request.tenant_id, request.role, request.patterns, request.max_queue)
@@ -275,12 +299,13 @@ async def follow(
             subscriber.last_id = last
             if tail.join(subscriber, target):
                 break
+        loop = asyncio.get_running_loop()
         while True:
-            try:
-                item = await asyncio.wait_for(subscriber.queue.get(), request.ping_seconds)
-            except TimeoutError:
-                idle = subscriber.queue.empty() and not subscriber.is_overflowed
-                yield Ping(max(subscriber.last_id, tail.published) if idle else subscriber.last_id)
+            queue = subscriber.queue
+            item = queue.get_nowait() if not queue.empty() else await queue.get()
+            subscriber.last_sent = loop.time()
+            if item is None:  # a ping, queued while nothing else was
+                yield Ping(max(subscriber.last_id, tail.published))
                 continue
             yield item
             if isinstance(item, Overflow):

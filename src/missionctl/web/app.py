@@ -200,7 +200,7 @@ def create_app(
             },
         ),
         registry=registry if registry is not None else build_registry(settings),
-        tail=EventTail(db),
+        tail=EventTail(db, ping_seconds=settings.stream_ping_seconds),
         # Valid only where event ids commit in order: see web/cache.py.
         cache=ResponseCache(SqliteRevisions(db.engine))
         if settings.response_cache and db.engine.dialect.name == "sqlite"

@@ -7,6 +7,7 @@ queue retries it with backoff; a refused target (SSRF) fails for good at once.
 
 from __future__ import annotations
 
+import atexit
 import random
 import threading
 import uuid
@@ -47,8 +48,17 @@ def _client(allow_private: bool) -> httpx.Client:
     with _clients_lock:
         client = _clients.get(allow_private)
         if client is None:
+            if not _clients:
+                atexit.register(_close_clients)
             client = _clients[allow_private] = guarded_client(allow_private=allow_private)
         return client
+
+
+def _close_clients() -> None:
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
 
 
 def run_delivery(job: JobContext) -> dict[str, object]:

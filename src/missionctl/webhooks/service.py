@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from missionctl.audit.service import record_audit
 from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
-from missionctl.db import new_id, utcnow
+from missionctl.db import delete_some, new_id, utcnow
 from missionctl.engine.service import enqueue
 from missionctl.errors import InvalidInput, NotFound
 from missionctl.events.models import EventRow
@@ -217,14 +217,18 @@ def _new_delivery(
         body=body,
     )
     session.add(row)
+    _send_later(session, row)
+    return row
+
+
+def _send_later(session: Session, row: DeliveryRow) -> None:
+    """Enqueue the job that sends the delivery (it becomes the delivery's current job)."""
     row.job_id = enqueue(
         session,
         DELIVER_JOB,
-        {"delivery_id": str(delivery_id)},
-        tenant_id=webhook.tenant_id,
-        max_attempts=DELIVER_ATTEMPTS,
+        {"delivery_id": str(row.delivery_id)},
+        tenant_id=row.tenant_id,
     )
-    return row
 
 
 def _about_webhooks(event: EventRow) -> bool:
@@ -280,13 +284,7 @@ def redeliver(
     """Send a delivery again (same id and body, so receivers can tell), whatever its status."""
     row = _delivery_row(session, webhook_id, delivery_id)
     row.status = DeliveryStatus.PENDING.value
-    row.job_id = enqueue(
-        session,
-        DELIVER_JOB,
-        {"delivery_id": str(delivery_id)},
-        tenant_id=row.tenant_id,
-        max_attempts=DELIVER_ATTEMPTS,
-    )
+    _send_later(session, row)
     record_audit(
         session,
         "webhook.redelivered",
@@ -368,18 +366,10 @@ FINISHED_DELIVERIES = (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, Delivery
 
 def purge_deliveries(session: Session, before: datetime, limit: int = 1000) -> int:
     """Delete up to `limit` finished deliveries of every tenant created before `before`."""
-    doomed = (
-        select(DeliveryRow.delivery_id)
-        .where(
-            DeliveryRow.status.in_([status.value for status in FINISHED_DELIVERIES]),
-            DeliveryRow.created_at < before,
-        )
-        .limit(limit)
-        .scalar_subquery()
+    return delete_some(
+        session,
+        DeliveryRow.delivery_id,
+        DeliveryRow.status.in_([status.value for status in FINISHED_DELIVERIES]),
+        DeliveryRow.created_at < before,
+        limit=limit,
     )
-    result = session.execute(
-        delete(DeliveryRow)
-        .where(DeliveryRow.delivery_id.in_(doomed))
-        .execution_options(all_tenants=True, synchronize_session=False)
-    )
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]

@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("run_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("max_attempts", sa.Integer(), nullable=False),
+        sa.Column("max_attempts", sa.Integer(), nullable=True),
         sa.Column("lease_owner", sa.String(length=128), nullable=True),
         sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
@@ -87,6 +87,13 @@ def upgrade() -> None:
             ["finished_at"],
             sqlite_where=sa.text(FINISHED),
             postgresql_where=sa.text(FINISHED),
+        )
+
+    if op.get_bind().dialect.name == "postgresql":
+        # A queue table churns: vacuum and analyze it after 1 % of its rows changed, not 20 %.
+        op.execute(
+            "ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0.01, "
+            "autovacuum_analyze_scale_factor = 0.01)"
         )
 
     op.create_table(
