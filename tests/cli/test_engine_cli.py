@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from missionctl.bootstrap import open_database
 from missionctl.db import Database
@@ -121,3 +126,37 @@ def test_up_runs_the_worker_and_the_scheduler_in_its_one_process(
             assert all(p.stopped_at is not None for p in list_processes(session))
     finally:
         db.dispose()
+
+
+def test_sigterm_ends_live_streams_at_once_instead_of_waiting_them_out(
+    fresh: Cli, start_up: StartUp
+) -> None:
+    server = start_up(fresh, "--no-demo")
+    token = server.api.headers["Authorization"].removeprefix("Bearer ")
+    base = str(server.api.base_url).rstrip("/")
+    ws_url = base.replace("http://", "ws://") + f"/ws/events?access_token={token}"
+    ended: dict[str, object] = {}
+
+    def read_sse() -> None:
+        with httpx.stream(
+            "GET", f"{base}/events/stream", params={"access_token": token}, timeout=30
+        ) as response:
+            for _line in response.iter_lines():
+                pass
+        ended["sse"] = time.monotonic()
+
+    with connect(ws_url, open_timeout=10) as websocket:
+        reader = threading.Thread(target=read_sse, daemon=True)
+        reader.start()
+        time.sleep(1.0)  # both streams joined
+        stopped_at = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed) as closed:
+            websocket.recv(timeout=10)
+        server.process.wait(timeout=10)
+        reader.join(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+    assert "sse" in ended and float(ended["sse"]) - stopped_at < 3  # not the 5 s grace timeout
+    assert time.monotonic() - stopped_at < 8
+    assert "Exception in ASGI application" not in server.output()
+    assert "timeout graceful shutdown exceeded" not in server.output()

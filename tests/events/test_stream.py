@@ -26,10 +26,12 @@ from missionctl.common import Actor
 from missionctl.db import Database, make_engine
 from missionctl.events.models import EventRow
 from missionctl.events.service import on_commit_events, record_event
+from missionctl.events.stream import EventTail
 from missionctl.identity.service import ensure_tenant
 from missionctl.permissions import Role
 from missionctl.web.app import create_app
 from tests.conftest import Backend, ServerThread, make_user, reset
+from tests.engine.conftest import wait_until
 from tests.factories import problem
 
 PING_SECONDS = 0.3
@@ -41,6 +43,7 @@ class Api:
 
     url: str
     db: Database
+    tail: EventTail
 
     @property
     def ws(self) -> str:
@@ -61,7 +64,10 @@ def apis(backend: Backend) -> Iterator[tuple[Api, Api]]:
         servers.append((ServerThread(app), app, db))
     urls = [server.__enter__() for server, _app, _db in servers]
     try:
-        yield Api(urls[0], servers[0][2]), Api(urls[1], servers[1][2])
+        yield tuple(  # type: ignore[misc]
+            Api(url, db, app.state.mission_control.tail)
+            for url, (_server, app, db) in zip(urls, servers, strict=True)
+        )
     finally:
         for server, app, db in servers:
             server.__exit__(None, None, None)
@@ -310,3 +316,14 @@ def test_clients_that_drop_and_resume_under_concurrent_writers_see_every_event_o
             )
         ]
     assert seen == written  # … and nothing missed
+
+
+def test_a_stream_whose_client_left_is_dropped_at_once(
+    backend: Backend, apis: tuple[Api, Api]
+) -> None:
+    first, _ = apis
+    first.tail.ping_seconds = 60  # no ping (and so no failed send) will reveal that it left
+    _user, token = make_user(backend, Role.VIEWER)
+    with ws_connect(first, token):
+        wait_until(lambda: first.tail.stream_count == 1, timeout=5)
+    wait_until(lambda: first.tail.stream_count == 0, timeout=5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 from sqlalchemy.engine import make_url
 
 from missionctl import __version__
@@ -23,6 +22,7 @@ from missionctl.cli.workers import supervise
 from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG
 from missionctl.settings import Settings, load_settings
 from missionctl.web.app import create_app
+from missionctl.web.server import serve, server_config
 from missionctl.workspace.service import mirror_path, render_working_md, write_mirror
 
 HostOption = Annotated[
@@ -31,13 +31,6 @@ HostOption = Annotated[
 PortOption = Annotated[
     int | None, typer.Option("--port", min=1, max=65535, help="Port (MISSIONCTL_PORT).")
 ]
-
-
-# Live streams never end by themselves: uvicorn closes what is still open after this long.
-SHUTDOWN_SECONDS = 5
-# Events are small and each is sent to every stream: compressing each copy (per connection,
-# with its own context) costs more CPU than the bytes it saves.
-WS_COMPRESSION = False
 
 
 def _settings(host: str | None, port: int | None) -> Settings:
@@ -81,14 +74,13 @@ def up(
         f"({_where(settings)}; API docs at /docs; a worker running "
         f"{settings.worker_concurrency} jobs at once and the scheduler in this process)"
     )
-    uvicorn.run(
-        create_app(settings, db, registry=registry, background=[engine]),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
-        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
-        ws_per_message_deflate=WS_COMPRESSION,
+    serve(
+        server_config(
+            create_app(settings, db, registry=registry, background=[engine]),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+        )
     )
 
 
@@ -107,13 +99,12 @@ def api(
     if workers > 1:
         supervise(workers, settings.host, settings.port, settings.log_level)
         return
-    uvicorn.run(
-        "missionctl.web.main:app_factory",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
-        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
-        ws_per_message_deflate=WS_COMPRESSION,
+    serve(
+        server_config(
+            "missionctl.web.main:app_factory",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+        )
     )

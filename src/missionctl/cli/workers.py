@@ -16,7 +16,8 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import structlog
-import uvicorn
+
+from missionctl.web.server import serve, server_config
 
 APP = "missionctl.web.main:app_factory"
 RESTART_DELAY_SECONDS = 1.0
@@ -36,15 +37,7 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 def serve_one(host: str, port: int, log_level: str) -> None:
     """One worker: its own socket, one uvicorn server (runs in a child process)."""
     sock = reuse_port_socket(host, port)
-    config = uvicorn.Config(
-        APP,
-        factory=True,
-        log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-        ws_per_message_deflate=False,  # see serve_cmd.WS_COMPRESSION
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    serve(server_config(APP, factory=True, log_level=log_level), sockets=[sock])
 
 
 def supervise(workers: int, host: str, port: int, log_level: str) -> None:

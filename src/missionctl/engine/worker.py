@@ -24,11 +24,11 @@ import queue as queue_module
 import random
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from traceback import format_exc
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -199,11 +199,6 @@ class Worker:
             log.warning("worker_release_failed", error=str(exc).splitlines()[0])
             return 0
 
-    @property
-    def is_running(self) -> bool:
-        """True between start() and stop()."""
-        return bool(self._threads) and not self._stopped.is_set()
-
     # -- claiming -----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
@@ -243,9 +238,9 @@ class Worker:
                 self.config.lease_seconds,
                 self._limits,
             )
-            with self._lock:
-                for job in claimed:
-                    self._held[job.job_id] = job
+        with self._lock:  # held from the commit on, not before: a failed claim holds nothing
+            for job in claimed:
+                self._held[job.job_id] = job
         for job in claimed:
             self._inbox.put(job)
         return claimed
@@ -297,7 +292,6 @@ class Worker:
         """Run one attempt; True when its success went to the completer (still held)."""
         kind = self.registry.get(job.kind)
         assert kind is not None  # only registered kinds are claimed
-        context: JobContext | None = None
         try:
             context = JobContext(
                 job,
@@ -363,11 +357,27 @@ class Worker:
                 log.warning("completion_failed", error=str(exc).splitlines()[0])
             self._let_go([job.job_id for job, _result in batch])
 
-    def _finish(self, job: ClaimedJob, status: JobStatus, **details: object) -> None:
+    def _finish(
+        self,
+        job: ClaimedJob,
+        status: JobStatus,
+        *,
+        error: str | None = None,
+        traceback: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record an attempt that did not succeed (cancelled, failed, dead) at once."""
         with self.db.transaction(job.tenant_id) as session:
-            is_held = queue.finish(session.connection(), job, status, **details)  # type: ignore[arg-type]
+            is_held = queue.finish(
+                session.connection(),
+                job,
+                status,
+                error=error,
+                traceback=traceback,
+                retry_at=retry_at,
+            )
             if is_held and status is JobStatus.DEAD:
-                service.record_dead(session, job.job_id, job.kind, details.get("error"))  # type: ignore[arg-type]
+                service.record_dead(session, job.job_id, job.kind, error)
         if not is_held:
             log.info("job_lease_lost", job_id=str(job.job_id), kind=job.kind)
 
@@ -393,7 +403,7 @@ class Worker:
             job,
             status,
             error=error,
-            traceback=traceback.format_exc()[-MAX_TRACEBACK_CHARS:],
+            traceback=format_exc()[-MAX_TRACEBACK_CHARS:],
             retry_at=retry_at,
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import uuid
@@ -17,7 +19,15 @@ from missionctl.common import MAX_DB_BIGINT, Page, PageLimit, QueryModel
 from missionctl.errors import InvalidInput
 from missionctl.events import service
 from missionctl.events.schemas import Event, EventFilter, Order
-from missionctl.events.stream import Overflow, Ping, StreamEvent, StreamRequest, follow
+from missionctl.events.stream import (
+    Overflow,
+    Ping,
+    StreamEvent,
+    StreamRequest,
+    Subscriber,
+    follow,
+    subscriber_for,
+)
 from missionctl.permissions import Permission, hidden_event_prefixes
 from missionctl.web.auth import need, need_stream
 from missionctl.web.deps import Ctx, RequestContext, get_context
@@ -178,21 +188,41 @@ def _ws(item: StreamEvent | Ping | Overflow) -> str:
 
 
 SLOW_CONSUMER = 4008  # an application close code: reconnect and resume
+SERVER_RESTART = 1012  # RFC 6455 "service restart"
 
 
 @streams.websocket("/ws/events", dependencies=[need_stream(Permission.BOARD_READ)])
 async def websocket_events(websocket: WebSocket, query: Annotated[StreamQuery, Query()]) -> None:
     """Messages are JSON: `{"kind": "event", "event": {…}}`, `{"kind": "ping", "position": id}`
     (resume after `position` if you reconnect now), and `{"kind": "overflow", "resume_after":
-    id}` before the server closes a slow consumer with code 4008."""
+    id}` before the server closes a slow consumer with code 4008. A server shutting down closes
+    with 1012: reconnect (to any API process) and resume."""
     ctx = await get_context(websocket)
     request = _stream_request(ctx, query, query.after)
+    subscriber = subscriber_for(request)
     await websocket.accept()
+    # The client never sends; this task hears it leave (or the server shut the connection) and
+    # ends the stream at once instead of at its next send.
+    watcher = asyncio.create_task(_close_when_gone(websocket, subscriber))
     try:
-        async for item in follow(ctx.app.tail, request):
+        async for item in follow(ctx.app.tail, request, subscriber):
             await websocket.send_text(_ws(item))
             if isinstance(item, Overflow):
                 await websocket.close(code=SLOW_CONSUMER, reason="too far behind; resume")
                 return
-    except (WebSocketDisconnect, ClosedResourceError):
-        return
+        if not watcher.done():  # the server is shutting down
+            await websocket.close(code=SERVER_RESTART, reason="server shutting down; resume")
+    except (WebSocketDisconnect, ClosedResourceError, RuntimeError):
+        return  # the client left mid-send (RuntimeError: Starlette's "already closed")
+    finally:
+        watcher.cancel()
+
+
+async def _close_when_gone(websocket: WebSocket, subscriber: Subscriber) -> None:
+    """Wait for the client's close (or a message, which this stream does not take) and end."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+    subscriber.close()

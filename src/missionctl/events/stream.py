@@ -65,6 +65,13 @@ class Overflow:
     resume_after: int
 
 
+class Closed:
+    """The stream ends: its client left, or the server is shutting down."""
+
+
+CLOSED = Closed()
+
+
 def matches(event_type: str, patterns: Iterable[str]) -> bool:
     """True if `event_type` is one of `patterns` (`task.created`, `task.*` or `*`)."""
     for pattern in patterns:
@@ -88,10 +95,11 @@ class Subscriber:
     role: Role
     patterns: tuple[str, ...] = ()
     max_queue: int = 1000
-    queue: asyncio.Queue[StreamEvent | Overflow | None] = field(init=False)  # None: ping
+    queue: asyncio.Queue[StreamEvent | Overflow | Closed | None] = field(init=False)  # None: ping
     hidden: tuple[str, ...] = field(init=False)
     last_id: int = 0
     is_overflowed: bool = False
+    is_closed: bool = False
     last_sent: float = 0.0  # event loop time of the last item taken
 
     def __post_init__(self) -> None:
@@ -105,6 +113,11 @@ class Subscriber:
         if self.hidden and event.event_type.startswith(self.hidden):
             return False
         return not self.patterns or matches(event.event_type, self.patterns)
+
+    def close(self) -> None:
+        """End the stream (on the event loop): it stops at the next item it takes."""
+        self.is_closed = True
+        self.queue.put_nowait(CLOSED)
 
     def offer(self, event: StreamEvent) -> None:
         """Queue the event, or mark the subscriber overflowed when it is too far behind."""
@@ -139,8 +152,8 @@ class EventTail:
         self._start_lock = threading.Lock()
 
     @property
-    def subscriber_count(self) -> int:
-        """Streams connected to this process."""
+    def stream_count(self) -> int:
+        """Live streams joined to this process's fan-out."""
         return len(self._subscribers)
 
     async def ensure_started(self) -> None:
@@ -250,6 +263,12 @@ class EventTail:
         """Stop sending to a subscriber."""
         self._subscribers.discard(subscriber)
 
+    def close_streams(self) -> None:
+        """On the event loop: end every stream (the server is shutting down; clients resume
+        elsewhere from their last id)."""
+        for subscriber in self._subscribers:
+            subscriber.close()
+
 
 @dataclass(frozen=True, slots=True)
 class StreamRequest:
@@ -276,20 +295,26 @@ def _missed(db: Database, request: StreamRequest, after: int, until: int) -> lis
     return [to_stream_event(event, request.tenant_id) for event in page.items]
 
 
+def subscriber_for(request: StreamRequest) -> Subscriber:
+    """A subscriber for a stream request (its caller may `close()` it to end the stream)."""
+    return Subscriber(request.tenant_id, request.role, request.patterns, request.max_queue)
+
+
 async def follow(
-    tail: EventTail, request: StreamRequest
+    tail: EventTail, request: StreamRequest, subscriber: Subscriber | None = None
 ) -> AsyncIterator[StreamEvent | Ping | Overflow]:
     """The events a stream sends, in id order: missed ones from the database, then live ones.
 
-    Yields `Ping` after the tail's `ping_seconds` of quiet and ends after an `Overflow`.
+    Yields `Ping` after the tail's `ping_seconds` of quiet; ends after an `Overflow`, or when the
+    subscriber is closed.
     """
     await tail.ensure_started()
-    subscriber = Subscriber(request.tenant_id, request.role, request.patterns, request.max_queue)
+    subscriber = subscriber or subscriber_for(request)
     last = tail.published if request.after is None else request.after
     try:
-        while True:
+        while not subscriber.is_closed:
             target = tail.published
-            while last < target:
+            while last < target and not subscriber.is_closed:
                 page = await run_sync(_missed, tail.db, request, last, target)
                 for event in page:
                     yield event
@@ -307,6 +332,8 @@ async def follow(
             if item is None:  # a ping, queued while nothing else was
                 yield Ping(max(subscriber.last_id, tail.published))
                 continue
+            if isinstance(item, Closed):
+                return
             yield item
             if isinstance(item, Overflow):
                 return
