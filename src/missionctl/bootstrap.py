@@ -18,14 +18,25 @@ from sqlalchemy.orm import Session
 from missionctl import migrations
 from missionctl import models as _all_tables  # noqa: F401 - map every table before first use
 from missionctl.agents.schemas import AgentCreate, AgentFilter
-from missionctl.agents.service import create_agent, enqueue_due_heartbeats, list_agents
+from missionctl.agents.service import (
+    create_agent,
+    enqueue_due_heartbeats,
+    list_agents,
+    next_heartbeat_at,
+)
 from missionctl.board.schemas import TaskCreate, TaskPriority
 from missionctl.board.service import create_task
 from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, Database, make_engine, utcnow
 from missionctl.engine.leader import leadership_for
 from missionctl.engine.registry import JobRegistry, load_plugins
-from missionctl.engine.scheduler import Periodic, Scheduler, builtin_periodic, in_batches
+from missionctl.engine.scheduler import (
+    Periodic,
+    Scheduler,
+    builtin_periodic,
+    in_batches,
+    when_due,
+)
 from missionctl.engine.worker import Worker, WorkerConfig
 from missionctl.identity.schemas import UserCreate
 from missionctl.identity.service import create_user, has_users
@@ -175,7 +186,7 @@ def periodic_work(settings: Settings, registry: JobRegistry | None = None) -> li
             job_retention_days=settings.job_retention_days,
             event_retention_days=settings.event_retention_days,
         ),
-        Periodic("heartbeats", 1.0, _heartbeats),
+        Periodic("heartbeats", 1.0, when_due(next_heartbeat_at, _heartbeats)),
         Periodic("delivery retention", 600.0, _delivery_retention(settings.job_retention_days)),
     ]
 

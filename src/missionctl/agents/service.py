@@ -232,6 +232,13 @@ def record_heartbeat(
     return Agent.model_validate(row)
 
 
+def next_heartbeat_at(session: Session) -> datetime | None:
+    """When the soonest agent of any tenant is due to wake."""
+    return session.scalar(
+        select(func.min(AgentRow.next_heartbeat_at)).execution_options(all_tenants=True)
+    )
+
+
 def enqueue_due_heartbeats(session: Session, now: datetime, limit: int = HEARTBEAT_BATCH) -> int:
     """Enqueue a heartbeat job for every agent of every tenant whose wake-up is due.
 

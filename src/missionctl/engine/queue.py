@@ -370,6 +370,14 @@ def reap(
     return reaped
 
 
+def next_lease_expiry(conn: Connection) -> datetime | None:
+    """When the soonest lease of a running job lapses."""
+    soonest: datetime | None = conn.scalar(
+        select(func.min(jobs.c.lease_expires_at)).where(text(RUNNING_PREDICATE))
+    )
+    return soonest
+
+
 def next_ready_at(conn: Connection, kinds: Collection[str]) -> datetime | None:
     """When the soonest waiting job of `kinds` becomes ready (it may be now)."""
     if not kinds:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -130,6 +130,28 @@ class Scheduler:
 # -- the built-in periodic work -------------------------------------------------------------
 
 
+Work = Callable[[Database], int]
+
+
+def when_due(due_at: Callable[[Session], datetime | None], work: Work) -> Work:
+    """`work`, run only once `due_at` (read in a read-only unit of work) has come.
+
+    The leader looks several times a second; a look that writes nothing must not take the
+    database's write lock (SQLite) or wake every worker (its data_version moves on a write).
+    """
+
+    def run(db: Database) -> int:
+        with db.transaction(None, write=False) as session:
+            due = due_at(session)
+        return work(db) if due is not None and due <= utcnow() else 0
+
+    return run
+
+
+def _lease_expiry(session: Session) -> datetime | None:
+    return queue.next_lease_expiry(session.connection())
+
+
 def reaper(registry: JobRegistry) -> Callable[[Database], int]:
     """Return jobs whose worker stopped renewing their lease (dead when out of attempts)."""
     max_attempts = {kind.name: kind.max_attempts for kind in registry}
@@ -194,7 +216,11 @@ def builtin_periodic(
 ) -> list[Periodic]:
     """Cron firings, the reaper and retention."""
     return [
-        Periodic("cron", 0.25, fire_schedules),
-        Periodic("reaper", max(0.2, min(5.0, lease_seconds / 3)), reaper(registry)),
+        Periodic("cron", 0.25, when_due(schedules.next_due_at, fire_schedules)),
+        Periodic(
+            "reaper",
+            max(0.2, min(5.0, lease_seconds / 3)),
+            when_due(_lease_expiry, reaper(registry)),
+        ),
         Periodic("retention", 600.0, retention(job_retention_days, event_retention_days)),
     ]

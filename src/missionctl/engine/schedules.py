@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from missionctl.audit.service import record_audit
@@ -190,6 +190,15 @@ def run_schedule_now(session: Session, schedule_id: uuid.UUID, *, actor: Actor) 
 def firing_key(schedule_id: uuid.UUID, fire_at: datetime) -> str:
     """The idempotency key of one firing of a schedule."""
     return f"schedule:{schedule_id}:{fire_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the soonest enabled schedule of any tenant fires next."""
+    return session.scalar(
+        select(func.min(ScheduleRow.next_run_at))
+        .where(ScheduleRow.is_enabled)
+        .execution_options(all_tenants=True)
+    )
 
 
 def fire_due(session: Session, now: datetime, limit: int = FIRE_BATCH) -> int:

@@ -246,24 +246,33 @@ class Worker:
         return claimed
 
     def _idle(self, seen: int, probe: ChangeProbe) -> None:
-        """Sleep until a jobs signal, a change on SQLite, the soonest delayed job, or the poll."""
-        timeout = self.config.poll_seconds
-        try:
-            with self.db.connect(write=False) as conn:
-                soonest = queue.next_ready_at(conn, self._names)
-        except SQLAlchemyError:
-            soonest = None
-        if soonest is not None:
-            timeout = max(0.0, min(timeout, (soonest - utcnow()).total_seconds()))
-        deadline = time.monotonic() + timeout
+        """Sleep until a jobs signal, the soonest delayed job, the poll, or (SQLite) a commit
+        elsewhere that made a job ready: a commit that did not is looked at, not claimed on."""
+        deadline = time.monotonic() + self._wait_for_next()
         probe.changed()
         while not self._stopping.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 return
             step = min(left, SQLITE_PROBE_SECONDS) if self.db.is_sqlite else left
-            if self.db.signals.wait(JOBS, seen, step) != seen or probe.changed():
+            if self.db.signals.wait(JOBS, seen, step) != seen:
                 return
+            if probe.changed():
+                wait = self._wait_for_next()
+                if wait == 0:
+                    return
+                deadline = min(deadline, time.monotonic() + wait)
+
+    def _wait_for_next(self) -> float:
+        """Seconds until the soonest waiting job is ready (0: now), at most the poll interval."""
+        try:
+            with self.db.connect(write=False) as conn:
+                soonest = queue.next_ready_at(conn, self._names)
+        except SQLAlchemyError:
+            return 0.0
+        if soonest is None:
+            return self.config.poll_seconds
+        return max(0.0, min(self.config.poll_seconds, (soonest - utcnow()).total_seconds()))
 
     # -- running ------------------------------------------------------------------------------
 

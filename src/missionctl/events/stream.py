@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
@@ -87,6 +88,43 @@ def to_stream_event(event: Event, tenant_id: uuid.UUID) -> StreamEvent:
     return StreamEvent(event.event_id, tenant_id, event.event_type, event.model_dump_json())
 
 
+Item = StreamEvent | Overflow | Closed | None  # None: a ping
+
+
+class Mailbox:
+    """A single reader's queue on the event loop.
+
+    What the fan-out puts once per event and stream, so it does the least: `asyncio.Queue` also
+    counts unfinished tasks, keeps an event and checks its loop on every item.
+    """
+
+    __slots__ = ("_items", "_loop", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[Item] = deque()
+        self._loop = asyncio.get_running_loop()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: Item) -> None:
+        """Add an item and wake the reader."""
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def get(self) -> Item:
+        """The next item, waiting for one if need be."""
+        while not self._items:
+            self._waiter = self._loop.create_future()
+            await self._waiter
+        return self._items.popleft()
+
+
 @dataclass(eq=False)
 class Subscriber:
     """One live stream's filter and queue."""
@@ -95,7 +133,7 @@ class Subscriber:
     role: Role
     patterns: tuple[str, ...] = ()
     max_queue: int = 1000
-    queue: asyncio.Queue[StreamEvent | Overflow | Closed | None] = field(init=False)  # None: ping
+    queue: Mailbox = field(init=False)
     hidden: tuple[str, ...] = field(init=False)
     last_id: int = 0
     is_overflowed: bool = False
@@ -103,7 +141,7 @@ class Subscriber:
     last_sent: float = 0.0  # event loop time of the last item taken
 
     def __post_init__(self) -> None:
-        self.queue = asyncio.Queue()
+        self.queue = Mailbox()
         self.hidden = tuple(hidden_event_prefixes(self.role))
 
     def wants(self, event: StreamEvent) -> bool:
@@ -117,17 +155,17 @@ class Subscriber:
     def close(self) -> None:
         """End the stream (on the event loop): it stops at the next item it takes."""
         self.is_closed = True
-        self.queue.put_nowait(CLOSED)
+        self.queue.put(CLOSED)
 
     def offer(self, event: StreamEvent) -> None:
         """Queue the event, or mark the subscriber overflowed when it is too far behind."""
         if self.is_overflowed or not self.wants(event):
             return
-        if self.queue.qsize() >= self.max_queue:
+        if len(self.queue) >= self.max_queue:
             self.is_overflowed = True
-            self.queue.put_nowait(Overflow(self.last_id))
+            self.queue.put(Overflow(self.last_id))
             return
-        self.queue.put_nowait(event)
+        self.queue.put(event)
         self.last_id = event.event_id
 
 
@@ -171,8 +209,8 @@ class EventTail:
             await asyncio.sleep(self.ping_seconds / 4)
             now = loop.time()
             for subscriber in self._subscribers:
-                if subscriber.queue.empty() and now - subscriber.last_sent >= self.ping_seconds:
-                    subscriber.queue.put_nowait(None)
+                if not subscriber.queue and now - subscriber.last_sent >= self.ping_seconds:
+                    subscriber.queue.put(None)
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._start_lock:
@@ -326,8 +364,7 @@ async def follow(
                 break
         loop = asyncio.get_running_loop()
         while True:
-            queue = subscriber.queue
-            item = queue.get_nowait() if not queue.empty() else await queue.get()
+            item = await subscriber.queue.get()
             subscriber.last_sent = loop.time()
             if item is None:  # a ping, queued while nothing else was
                 yield Ping(max(subscriber.last_id, tail.published))

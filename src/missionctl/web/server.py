@@ -8,6 +8,7 @@ end, WebSockets close with 1012 "service restart"), and clients resume elsewhere
 
 from __future__ import annotations
 
+import gc
 import socket
 import sys
 from typing import Any
@@ -52,6 +53,14 @@ def _app_state(app: Any) -> AppState | None:
 
 class Server(uvicorn.Server):
     """See module docstring."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start as uvicorn does, then move everything that exists by now (modules, the app,
+        its caches) out of the garbage collector's sight: a full collection then only walks
+        what requests and streams create, a few ms instead of tens in the middle of a fan-out."""
+        await super().startup(sockets)
+        gc.collect()
+        gc.freeze()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """End the live streams, then shut down as uvicorn does."""
