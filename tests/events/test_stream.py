@@ -327,3 +327,19 @@ def test_a_stream_whose_client_left_is_dropped_at_once(
     with ws_connect(first, token):
         wait_until(lambda: first.tail.stream_count == 1, timeout=5)
     wait_until(lambda: first.tail.stream_count == 0, timeout=5)
+
+
+def test_bad_stream_parameters_are_refused_clearly(backend: Backend, apis: tuple[Api, Api]) -> None:
+    first, _ = apis
+    _user, token = make_user(backend, Role.VIEWER)
+    url = f"{first.url}/api/v1/events/stream"
+    auth = {"Authorization": f"Bearer {token}"}
+    problem(
+        httpx.get(url, params={"types": "task created"}, headers=auth), 422, "validation_failed"
+    )
+    problem(httpx.get(url, params={"after": "-1"}, headers=auth), 422, "validation_failed")
+    problem(httpx.get(url, headers={**auth, "Last-Event-ID": "x1"}), 422, "invalid_input")
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(first, token, after="abc")
+    assert refused.value.response.status_code == 422
+    assert json.loads(refused.value.response.body or b"{}")["code"] == "validation_failed"

@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -97,7 +97,7 @@ def _clean(value: Any) -> Any:
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    assert isinstance(exc, RequestValidationError | WebSocketRequestValidationError)
     errors = [
         {
             "loc": list(error.get("loc", ())),
@@ -209,6 +209,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Map every exception class to its problem response."""
     for exc_class, handler in (
         (RequestValidationError, _validation),
+        (WebSocketRequestValidationError, _validation),
         (MissionControlError, _domain),
         (StarletteHTTPException, _http),
         (IntegrityError, _integrity),
