@@ -54,9 +54,10 @@ imports: install ## Check the layering contracts
 
 check: lint typecheck imports test ## Everything CI cares about
 
-bench: install ## Benchmarks (see bench/RESULTS.md): the board list, then the engine (with DBOS)
+bench: install ## Benchmarks (see bench/RESULTS.md): board list, engine (with DBOS), model layer (with litellm)
 	$(VENV)/bin/python bench/board_list.py
 	$(VENV)/bin/python bench/engine.py
+	$(VENV)/bin/python bench/models.py
 
 clean: ## Remove local environments and caches (not your data in .missionctl/)
 	rm -rf $(VENV) $(TOOLS) .bench-venvs .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from missionctl.db import DEFAULT_TENANT_ID, make_engine, new_id
 from missionctl.identity.credentials import hash_password
-from missionctl.models import metadata
+from missionctl.tables import metadata
 
 
 class SeedOptions(Protocol):

@@ -79,7 +79,7 @@ from board_list import Processes, machine_busy_seconds, missionctl_bin
 from engine_events import GOAL_EVENT_P99_MS, event_rows, events_note, measure_events
 from engine_plugin import NOOP_KIND, STEPS_KIND
 from missionctl import migrations
-from missionctl import models as _all_tables  # noqa: F401 - map every table (FK column types)
+from missionctl import tables as _all_tables  # noqa: F401 - map every table (FK column types)
 from missionctl.db import Database, make_engine
 from missionctl.engine.service import JOB_TABLE as JOBS
 from missionctl.engine.service import NewJob, enqueue, enqueue_many

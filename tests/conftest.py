@@ -29,9 +29,9 @@ from missionctl import migrations
 from missionctl.db import DEFAULT_TENANT_ID, Database, make_engine, utcnow
 from missionctl.identity.credentials import encode_access_token, hash_password
 from missionctl.identity.models import MembershipRow, UserRow
-from missionctl.models import TenantRow, metadata
 from missionctl.permissions import Role
 from missionctl.settings import Settings, load_settings
+from missionctl.tables import TenantRow, metadata
 from missionctl.web.app import create_app
 
 POSTGRES_URL = os.environ.get("MISSIONCTL_TEST_POSTGRES_URL", "")
@@ -168,6 +168,10 @@ class ServerThread:
         return f"http://127.0.0.1:{self.port}"
 
     def __exit__(self, *_exc: object) -> None:
+        # Tests serve without lifespan: close the model gateway's clients on the server's loop.
+        state = getattr(getattr(self.server.config.app, "state", None), "mission_control", None)
+        if state is not None:
+            state.gateway.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.socket.close()

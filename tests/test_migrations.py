@@ -21,7 +21,7 @@ from missionctl.agents.schemas import AgentCreate, AgentFilter
 from missionctl.agents.service import create_agent, list_agents
 from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG, Database, make_engine
-from missionctl.models import TenantRow, metadata
+from missionctl.tables import TenantRow, metadata
 from tests.conftest import BACKENDS, drop_postgres_database, postgres_database
 
 MISSIONCTL = Path(sys.executable).parent / "missionctl"

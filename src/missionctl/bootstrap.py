@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from missionctl import migrations
-from missionctl import models as _all_tables  # noqa: F401 - map every table before first use
+from missionctl import tables as _all_tables  # noqa: F401 - map every table before first use
 from missionctl.agents.schemas import AgentCreate, AgentFilter
 from missionctl.agents.service import (
     create_agent,
@@ -38,9 +38,14 @@ from missionctl.engine.scheduler import (
     when_due,
 )
 from missionctl.engine.worker import Worker, WorkerConfig
+from missionctl.errors import InvalidInput
 from missionctl.identity.schemas import UserCreate
 from missionctl.identity.service import create_user, has_users
+from missionctl.models.bundle import apply_bundle, parse_bundle
+from missionctl.models.ledger import purge_expired_holds, purge_old_windows
+from missionctl.models.metering import purge_expired_cache
 from missionctl.permissions import Role
+from missionctl.sealing import Sealer
 from missionctl.settings import Settings, ensure_data_dir, ensure_secret_key
 from missionctl.webhooks.service import purge_deliveries
 
@@ -107,6 +112,27 @@ def prepare(settings: Settings) -> Database:
     db = open_database(settings)
     migrations.upgrade(db.engine)
     return db
+
+
+def apply_models_file(db: Database, settings: Settings) -> str | None:
+    """Apply `MISSIONCTL_MODELS_FILE` to the default tenant; a one-line summary, if there is one."""
+    if settings.models_file is None:
+        return None
+    try:
+        text = settings.models_file.read_text()
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read the models file {settings.models_file}: {exc.strerror}"
+        ) from None
+    parsed = parse_bundle(text)
+    with db.transaction() as session:
+        applied = apply_bundle(
+            session, parsed, actor=Actor.system(), sealer=Sealer(ensure_secret_key(settings))
+        )
+    return (
+        f"Models file {settings.models_file}: {len(applied.created)} created, "
+        f"{len(applied.updated)} updated, {len(applied.unchanged)} unchanged."
+    )
 
 
 ADMIN_EMAIL = "admin@missionctl.local"
@@ -177,6 +203,17 @@ def _delivery_retention(days: int) -> Callable[[Database], int]:
     return purge
 
 
+def _model_housekeeping(db: Database) -> int:
+    """Drop lapsed budget holds, expired cached replies and rate windows no longer counted."""
+    now = utcnow()
+    with db.connect() as conn:
+        return (
+            purge_expired_holds(conn, now)
+            + purge_expired_cache(conn, now)
+            + purge_old_windows(conn, int(now.timestamp() // 60) - 1)
+        )
+
+
 def periodic_work(settings: Settings, registry: JobRegistry | None = None) -> list[Periodic]:
     """What the active scheduler does: cron, the reaper, retention, and agents' heartbeats."""
     return [
@@ -188,6 +225,7 @@ def periodic_work(settings: Settings, registry: JobRegistry | None = None) -> li
         ),
         Periodic("heartbeats", 1.0, when_due(next_heartbeat_at, _heartbeats)),
         Periodic("delivery retention", 600.0, _delivery_retention(settings.job_retention_days)),
+        Periodic("model housekeeping", 300.0, _model_housekeeping),
     ]
 
 

@@ -17,6 +17,8 @@ Services raise these; each adapter maps them once: the web layer to an HTTP stat
     ├── Forbidden                  forbidden       403   2
     ├── TooManyAttempts            too_many_attempts 429 2   (carries retry_after seconds)
     ├── RateLimited                rate_limited    429   2   (carries retry_after seconds)
+    ├── BudgetExhausted            budget_exhausted 402  6   (a hard budget refused a model call)
+    ├── ModelUnavailable           model_unavailable 503 7   (no deployment of a policy answered)
     └── JobError                   job_failed      500   1   (raised by job handlers)
         ├── RetryLater             retry_later               retry, after `after_seconds` if set
         └── PermanentFailure       permanent_failure         no retry: straight to dead letters
@@ -180,6 +182,28 @@ class RateLimited(MissionControlError):
         super().__init__(detail, retry_after=retry_after)
         self.retry_after = retry_after
         self.headers = headers
+
+
+class BudgetExhausted(MissionControlError):
+    """A hard budget has no room for this model call; nothing runs until it is raised."""
+
+    code = "budget_exhausted"
+    status = 402
+    exit_code = 6
+    title = "Budget exhausted"
+
+
+class ModelUnavailable(MissionControlError):
+    """Every deployment a model alias resolves to failed, is open-circuited or rate-limited."""
+
+    code = "model_unavailable"
+    status = 503
+    exit_code = 7
+    title = "Model unavailable"
+
+    def __init__(self, detail: str, retry_after: int | None = None, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
 
 
 class JobError(MissionControlError):

@@ -38,6 +38,10 @@ class Permission(StrEnum):
     JOBS_READ = "jobs:read"
     JOBS_MANAGE = "jobs:manage"
     WEBHOOKS_MANAGE = "webhooks:manage"
+    MODELS_READ = "models:read"
+    MODELS_MANAGE = "models:manage"
+    MODELS_USE = "models:use"
+    BUDGETS_MANAGE = "budgets:manage"
 
 
 R = Role
@@ -62,6 +66,10 @@ TABLE: dict[Permission, frozenset[Role]] = {
     Permission.JOBS_READ: PEOPLE,
     Permission.JOBS_MANAGE: BUILDERS,
     Permission.WEBHOOKS_MANAGE: BUILDERS,
+    Permission.MODELS_READ: PEOPLE,
+    Permission.MODELS_MANAGE: BUILDERS,
+    Permission.MODELS_USE: WORKERS,
+    Permission.BUDGETS_MANAGE: BUILDERS,
 }
 
 # Which events a principal may see, by type prefix; everything else needs BOARD_READ.
@@ -69,6 +77,8 @@ EVENT_PERMISSIONS: dict[str, Permission] = {
     "job.": Permission.JOBS_READ,
     "schedule.": Permission.JOBS_READ,
     "webhook.": Permission.WEBHOOKS_MANAGE,
+    "model_": Permission.MODELS_READ,
+    "budget.": Permission.MODELS_READ,
 }
 
 

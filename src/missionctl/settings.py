@@ -161,6 +161,37 @@ class Settings(BaseSettings):
         description="First retry delay of a failed webhook delivery; it doubles (with jitter) "
         "up to an hour, for 8 attempts in all.",
     )
+    models_file: Path | None = Field(
+        default=None,
+        description="A YAML catalog of model deployments, policies and budgets applied to the "
+        "default tenant at start-up (the same format as `missionctl models apply`).",
+    )
+    model_catalog_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=2.0,
+        description="How long a process trusts its copy of a tenant's deployments, policies and "
+        "budgets before reading them again (changes made in this process apply at once).",
+    )
+    model_estimate_output_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=512,
+        description="Output tokens a call is assumed to use when checked against budgets, "
+        "unless the call sets max_tokens.",
+    )
+    model_breaker_failures: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=5, description="Failures in a row that open a deployment's circuit breaker."
+    )
+    model_breaker_cooldown_seconds: Annotated[float, Field(ge=0.01, le=3600)] = Field(
+        default=30.0,
+        description="How long an open circuit stays open before one probe call is let through.",
+    )
+    model_retry_base_seconds: Annotated[float, Field(ge=0, le=60)] = Field(
+        default=0.25,
+        description="Backoff before a policy's next round of attempts; doubles each round, "
+        "with jitter.",
+    )
+    model_max_wait_seconds: Annotated[float, Field(ge=0, le=600)] = Field(
+        default=20.0,
+        description="The longest a call waits for a rate-limited deployment's Retry-After.",
+    )
     stream_ping_seconds: Annotated[float, Field(ge=0.1, le=300)] = Field(
         default=15.0, description="How often idle live-event streams get a ping."
     )

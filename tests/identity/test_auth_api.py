@@ -294,7 +294,16 @@ def test_permission_table_is_complete() -> None:
             assert Role.ADMIN in TABLE[permission], permission
     # Viewers read and nothing else; agents never administer.
     viewer_may = {p for p, roles in TABLE.items() if Role.VIEWER in roles}
-    assert viewer_may == {Permission.AUTHENTICATED, Permission.BOARD_READ, Permission.JOBS_READ}
+    assert viewer_may == {
+        Permission.AUTHENTICATED,
+        Permission.BOARD_READ,
+        Permission.JOBS_READ,
+        Permission.MODELS_READ,
+    }
+    # Spending money on models is work, not reading.
+    assert not allowed(Role.VIEWER, Permission.MODELS_USE)
+    assert allowed(Role.AGENT, Permission.MODELS_USE)
+    assert not allowed(Role.OPERATOR, Permission.BUDGETS_MANAGE)
     assert not allowed(Role.AGENT, Permission.API_KEYS_MANAGE)
     assert not allowed(Role.AGENT, Permission.AGENTS_WRITE)
     assert not allowed(Role.OPERATOR, Permission.AGENTS_WRITE)

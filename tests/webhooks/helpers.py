@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 import httpx
 
 from missionctl.db import new_id
-from missionctl.models import TenantRow
 from missionctl.permissions import Role
+from missionctl.tables import TenantRow
 from tests.conftest import Backend, make_user
 from tests.engine.conftest import wait_until
 from tests.factories import created, ok

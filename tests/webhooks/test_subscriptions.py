@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from missionctl.models import metadata
 from missionctl.permissions import Role
 from missionctl.sealing import Sealer
+from missionctl.tables import metadata
 from missionctl.webhooks.delivery import sign, verify
 from missionctl.webhooks.service import seal_context
 from tests.conftest import Backend, client_for, make_user

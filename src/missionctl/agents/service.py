@@ -140,6 +140,13 @@ def all_agents(session: Session) -> list[Agent]:
     return [Agent.model_validate(row) for row in rows]
 
 
+def agent_exists(session: Session, agent_id: uuid.UUID) -> bool:
+    """Whether the tenant has an agent with this id."""
+    return (
+        session.scalar(select(AgentRow.agent_id).where(AgentRow.agent_id == agent_id)) is not None
+    )
+
+
 def require_agents(session: Session, agent_ids: Iterable[uuid.UUID]) -> list[Agent]:
     """The agents with these ids; `InvalidInput` naming any that do not exist."""
     wanted = list(dict.fromkeys(agent_ids))

@@ -16,6 +16,7 @@ from missionctl.cli import (
     db_cmd,
     engine_cmd,
     jobs_cmd,
+    models_cmd,
     serve_cmd,
     tasks_cmd,
     users_cmd,
@@ -36,6 +37,9 @@ app.add_typer(tasks_cmd.app, name="tasks")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(jobs_cmd.app, name="jobs")
+app.add_typer(models_cmd.app, name="models")
+app.add_typer(models_cmd.budgets_app, name="budgets")
+app.command("usage")(models_cmd.show_usage)
 app.command("up")(serve_cmd.up)
 app.command("api")(serve_cmd.api)
 app.command("worker")(engine_cmd.worker)

@@ -12,6 +12,7 @@ from missionctl.bootstrap import (
     ADMIN_EMAIL,
     INITIAL_ADMIN_FILE,
     EmbeddedEngine,
+    apply_models_file,
     build_registry,
     configure_logging,
     ensure_admin,
@@ -56,6 +57,8 @@ def up(
     db = prepare(settings)
     if not no_demo and seed_demo(db):
         typer.echo("Seeded the demo team: orchestrator, researcher, writer, reviewer.")
+    if (applied := apply_models_file(db, settings)) is not None:
+        typer.echo(applied)
     password = ensure_admin(db, settings.data_dir)
     if password is not None:
         typer.echo(
@@ -92,7 +95,10 @@ def api(
     """Serve the API only (no demo seeding), in one or more processes; for scale-out."""
     settings = _settings(host, port)
     configure_logging(settings.log_level)
-    prepare(settings).dispose()
+    db = prepare(settings)
+    if (applied := apply_models_file(db, settings)) is not None:
+        typer.echo(applied)
+    db.dispose()
     typer.echo(
         f"Mission Control API on http://{settings.host}:{settings.port} ({workers} worker(s))"
     )

@@ -51,16 +51,21 @@ class AttachmentRow(TenantMixin, Base):
 
 
 class NotificationRow(TenantMixin, Base):
-    """Something an agent should know: a mention, an assignment."""
+    """Something an agent or a person should know: a mention, an assignment, a spent budget."""
 
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_recipient", "tenant_id", "recipient_agent_id", "notification_id"),
+        Index("ix_notifications_user", "tenant_id", "recipient_user_id", "notification_id"),
     )
 
     notification_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    recipient_agent_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("agents.agent_id", ondelete="CASCADE")
+    # Exactly one recipient: an agent, or a person (user).
+    recipient_agent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agents.agent_id", ondelete="CASCADE"), default=None
+    )
+    recipient_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.user_id", ondelete="CASCADE"), default=None
     )
     task_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("tasks.task_id", ondelete="CASCADE"), default=None

@@ -25,6 +25,7 @@ class NotificationKind(StrEnum):
 
     MENTION = "mention"
     ASSIGNMENT = "assignment"
+    BUDGET = "budget"  # a budget ran out: model calls are refused until it is raised
 
 
 class AttachmentUpload(Schema):
@@ -99,15 +100,16 @@ class MessageFilter(QueryModel):
 
 
 class Notification(BaseModel):
-    """Something an agent should know about."""
+    """Something an agent or a person should know about."""
 
     model_config = ConfigDict(from_attributes=True)
 
     notification_id: uuid.UUID = Field(description="The notification's id.")
-    recipient_agent_id: uuid.UUID = Field(description="The agent notified.")
+    recipient_agent_id: uuid.UUID | None = Field(description="The agent notified, if an agent.")
+    recipient_user_id: uuid.UUID | None = Field(description="The person notified, if a person.")
     task_id: uuid.UUID | None = Field(description="The task concerned, if any.")
     message_id: uuid.UUID | None = Field(description="The message that caused it, if any.")
-    kind: NotificationKind = Field(description="mention or assignment.")
+    kind: NotificationKind = Field(description="mention, assignment or budget.")
     content: str = Field(description="What happened, in one line.")
     is_delivered: bool = Field(description="Handed to the agent (on its heartbeat).")
     delivered_at: datetime | None = Field(description="When it was delivered (UTC).")
@@ -120,6 +122,7 @@ class NotificationFilter(QueryModel):
     """Which notifications to list (newest first)."""
 
     agent_id: uuid.UUID | None = Field(default=None, description="Only this agent's.")
+    user_id: uuid.UUID | None = Field(default=None, description="Only this person's.")
     is_read: bool | None = Field(default=None, description="Only read (true) or unread.")
     is_delivered: bool | None = Field(default=None, description="Only delivered or pending.")
     limit: PageLimit = Field(default=50, description="Page size (max 200).")

@@ -9,7 +9,13 @@ from collections import defaultdict
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from missionctl.agents.service import agents_by_name, all_agents, get_agent, require_agents
+from missionctl.agents.service import (
+    agent_exists,
+    agents_by_name,
+    all_agents,
+    get_agent,
+    require_agents,
+)
 from missionctl.board.service import get_task
 from missionctl.common import Actor, ActorKind, Page, Quotas, decode_uuid_cursor, split_page
 from missionctl.comms.models import AttachmentRow, MessageRow, NotificationRow
@@ -27,6 +33,8 @@ from missionctl.comms.schemas import (
 from missionctl.db import utcnow
 from missionctl.errors import InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from missionctl.events.service import DomainEvent, on_event, record_event
+from missionctl.identity.members import list_members
+from missionctl.permissions import Role
 from missionctl.storage import AttachmentStore
 
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z][A-Za-z0-9_-]{0,63})")
@@ -227,6 +235,31 @@ def _notify_assignees(session: Session, event: DomainEvent) -> None:
         )
 
 
+@on_event("budget.exhausted")
+def _notify_budget_holders(session: Session, event: DomainEvent) -> None:
+    """Tell the tenant's admins, and the agent whose call was refused, that a budget ran out."""
+    scope, period = event.payload.get("scope", "tenant"), event.payload.get("period_key")
+    content = f"The {scope} budget is exhausted for {period}: model calls are refused until raised"
+    for member in list_members(session):
+        if member.role is Role.ADMIN:
+            session.add(
+                NotificationRow(
+                    recipient_user_id=member.user_id,
+                    kind=NotificationKind.BUDGET.value,
+                    content=content,
+                )
+            )
+    if event.agent_id is not None and agent_exists(session, event.agent_id):
+        session.add(
+            NotificationRow(
+                recipient_agent_id=event.agent_id,
+                task_id=event.task_id,
+                kind=NotificationKind.BUDGET.value,
+                content=content,
+            )
+        )
+
+
 def list_notifications(
     session: Session, notification_filter: NotificationFilter
 ) -> Page[Notification]:
@@ -234,6 +267,8 @@ def list_notifications(
     query = select(NotificationRow)
     if notification_filter.agent_id is not None:
         query = query.where(NotificationRow.recipient_agent_id == notification_filter.agent_id)
+    if notification_filter.user_id is not None:
+        query = query.where(NotificationRow.recipient_user_id == notification_filter.user_id)
     if notification_filter.is_read is not None:
         query = query.where(NotificationRow.is_read == notification_filter.is_read)
     if notification_filter.is_delivered is not None:
@@ -264,7 +299,9 @@ def mark_read(session: Session, notification_id: uuid.UUID) -> Notification:
         record_event(
             session,
             "notification.read",
-            actor=Actor.agent(row.recipient_agent_id),
+            actor=Actor.agent(row.recipient_agent_id)
+            if row.recipient_agent_id is not None
+            else Actor.user(row.recipient_user_id),
             subject_kind="notification",
             subject_id=notification_id,
             task_id=row.task_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from missionctl.models import metadata
+from missionctl.tables import metadata
 
 config = context.config
 

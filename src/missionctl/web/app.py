@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from missionctl import __version__, migrations
-from missionctl import models as _all_tables  # noqa: F401 - map every table before first use
+from missionctl import tables as _all_tables  # noqa: F401 - map every table before first use
 from missionctl.agents.api import router as agents_router
 from missionctl.audit.api import router as audit_router
 from missionctl.board.api import router as tasks_router
@@ -37,7 +37,10 @@ from missionctl.identity.api import keys as api_keys_router
 from missionctl.identity.api import people as people_router
 from missionctl.identity.api import router as auth_router
 from missionctl.identity.oidc import OidcClient, OidcConfig
+from missionctl.models.api import router as models_router
+from missionctl.models.gateway import Gateway, GatewayOptions
 from missionctl.permissions import Permission
+from missionctl.sealing import Sealer
 from missionctl.settings import Settings, ensure_secret_key
 from missionctl.storage import AttachmentStore
 from missionctl.web.auth import VerifiedTokens, need
@@ -148,6 +151,7 @@ def create_app(
         for service in background:
             service.start()
         yield
+        await state.gateway.aclose()
         state.tail.stop()
         for service in reversed(background):
             await anyio.to_thread.run_sync(service.stop)
@@ -201,6 +205,9 @@ def create_app(
         ),
         registry=registry if registry is not None else build_registry(settings),
         tail=EventTail(db, ping_seconds=settings.stream_ping_seconds),
+        gateway=Gateway(
+            db, Sealer(ensure_secret_key(settings)), GatewayOptions.from_settings(settings)
+        ),
         # Valid only where event ids commit in order: see web/cache.py.
         cache=ResponseCache(SqliteRevisions(db.engine))
         if settings.response_cache and db.engine.dialect.name == "sqlite"
@@ -237,6 +244,7 @@ def create_app(
         schedules_router,
         workers_router,
         webhooks_router,
+        models_router,
         streams_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from missionctl.engine.registry import JobRegistry
     from missionctl.events.stream import EventTail
     from missionctl.identity.oidc import OidcClient
+    from missionctl.models.gateway import Gateway
     from missionctl.web.auth import VerifiedTokens
     from missionctl.web.cache import ResponseCache
     from missionctl.web.ratelimit import RateLimiter
@@ -37,7 +38,7 @@ from missionctl.storage import AttachmentStore
 @dataclass(frozen=True)
 class AppState:
     """What the app holds for its lifetime: settings, database, attachment store, cache, the job
-    kinds it knows, and the event tail its live streams follow."""
+    kinds it knows, the event tail its live streams follow, and the model gateway."""
 
     settings: Settings
     db: Database
@@ -48,6 +49,7 @@ class AppState:
     quotas: Quotas
     registry: JobRegistry
     tail: EventTail
+    gateway: Gateway
     oidc: OidcClient | None = None
     cache: ResponseCache | None = None
 

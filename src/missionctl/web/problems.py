@@ -15,7 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketState
 
-from missionctl.errors import MissionControlError, RateLimited, TooManyAttempts, Unauthenticated
+from missionctl.errors import (
+    MissionControlError,
+    ModelUnavailable,
+    RateLimited,
+    TooManyAttempts,
+    Unauthenticated,
+)
 
 PROBLEM = "application/problem+json"
 
@@ -133,7 +139,9 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     response = problem(exc.status, exc.code, exc.title, exc.detail, request, **_clean(exc.extra))
     if isinstance(exc, RateLimited):
         response.headers.raw.extend(exc.headers)
-    elif isinstance(exc, TooManyAttempts):
+    elif isinstance(exc, TooManyAttempts) or (
+        isinstance(exc, ModelUnavailable) and exc.retry_after is not None
+    ):
         response.headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, Unauthenticated):
         response.headers["WWW-Authenticate"] = "Bearer"

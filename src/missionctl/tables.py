@@ -16,6 +16,16 @@ from missionctl.identity.models import (
     TenantRow,
     UserRow,
 )
+from missionctl.models.models import (
+    BudgetHoldRow,
+    BudgetLedgerRow,
+    BudgetRow,
+    DeploymentRow,
+    PolicyRow,
+    RateWindowRow,
+    ResponseCacheRow,
+    UsageRow,
+)
 from missionctl.webhooks.models import DeliveryRow, WebhookRow
 from missionctl.workspace.models import WorkingNotesRow
 
@@ -26,7 +36,11 @@ __all__ = [
     "ApiKeyRow",
     "AttachmentRow",
     "AuditRow",
+    "BudgetHoldRow",
+    "BudgetLedgerRow",
+    "BudgetRow",
     "DeliveryRow",
+    "DeploymentRow",
     "DocumentRow",
     "DocumentVersionRow",
     "EventRow",
@@ -36,12 +50,16 @@ __all__ = [
     "MembershipRow",
     "MessageRow",
     "NotificationRow",
+    "PolicyRow",
+    "RateWindowRow",
     "RefreshTokenRow",
+    "ResponseCacheRow",
     "ScheduleRow",
     "TaskAssigneeRow",
     "TaskDependencyRow",
     "TaskRow",
     "TenantRow",
+    "UsageRow",
     "UserRow",
     "WebhookRow",
     "WorkerRow",
