@@ -42,7 +42,7 @@ from missionctl.errors import InvalidInput
 from missionctl.identity.schemas import UserCreate
 from missionctl.identity.service import create_user, has_users
 from missionctl.models.bundle import apply_bundle, parse_bundle
-from missionctl.models.ledger import purge_expired_holds, purge_old_windows
+from missionctl.models.ledger import purge_old_windows, release_expired_holds
 from missionctl.models.metering import purge_expired_cache
 from missionctl.permissions import Role
 from missionctl.sealing import Sealer
@@ -208,7 +208,7 @@ def _model_housekeeping(db: Database) -> int:
     now = utcnow()
     with db.connect() as conn:
         return (
-            purge_expired_holds(conn, now)
+            release_expired_holds(conn, now)
             + purge_expired_cache(conn, now)
             + purge_old_windows(conn, int(now.timestamp() // 60) - 1)
         )

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
 import pytest
 from pydantic_ai.messages import ModelRequest, UserPromptPart
 from pydantic_ai.settings import ModelSettings
 
-from missionctl.db import DEFAULT_TENANT_ID
+from missionctl.db import DEFAULT_TENANT_ID, utcnow
 from missionctl.errors import BudgetExhausted
+from missionctl.models import ledger
+from missionctl.models.accounting import period_key
 from missionctl.models.gateway import Gateway, GatewayOptions
 from missionctl.models.metering import CallContext
 from missionctl.sealing import Sealer
@@ -193,3 +196,27 @@ def test_bad_budgets_are_refused(models: httpx.Client) -> None:
     assert models.get(f"/budgets/{uuid.uuid4()}").status_code == 404
     assert models.delete(f"/budgets/{created['budget_id']}").status_code == 204
     assert models.get("/budgets").json() == []
+
+
+def test_a_hold_of_a_call_that_never_settled_is_given_back_once(
+    models: httpx.Client, backend: Backend
+) -> None:
+    """A process killed mid-call leaves its hold; housekeeping returns it, a late settle cannot."""
+    created = budget(models, scope="tenant", limit_tokens=1000)
+    key = ledger.BudgetKey(uuid.UUID(str(created["budget_id"])), period_key("monthly", utcnow()))
+    now = utcnow()
+    with backend.db.connect() as conn:
+        (stranded,) = ledger.hold(conn, DEFAULT_TENANT_ID, [key], 0, 600, now)
+    assert models.get(f"/budgets/{key.budget_id}").json()["held_tokens"] == 600
+    with backend.db.connect() as conn, pytest.raises(ledger.NoRoom):
+        ledger.hold(conn, DEFAULT_TENANT_ID, [key], 0, 600, now)
+    with backend.db.connect() as conn:
+        assert ledger.release_expired_holds(conn, now) == 0  # not expired yet
+        later = now + timedelta(seconds=ledger.HOLD_SECONDS + 1)
+        assert ledger.release_expired_holds(conn, later) == 1
+    assert models.get(f"/budgets/{key.budget_id}").json()["held_tokens"] == 0
+    # The call turns up after all: it is charged, but its estimate is not given back twice.
+    with backend.db.connect() as conn:
+        ledger.settle(conn, DEFAULT_TENANT_ID, [key], [stranded], 0, 100)
+    after = models.get(f"/budgets/{key.budget_id}").json()
+    assert (after["held_tokens"], after["spent_tokens"]) == (0, 100)

@@ -49,7 +49,7 @@ def _record(session: Session, action: str, actor: Actor, row: BudgetRow) -> None
 
 def _budget(session: Session, row: BudgetRow, now: datetime) -> Budget:
     key = BudgetKey(row.budget_id, period_key(row.period, now))
-    standing = ledger.standings(session.connection(), [key], now).get(row.budget_id) or Standing(
+    standing = ledger.standings(session.connection(), [key]).get(row.budget_id) or Standing(
         row.limit_nanos, row.limit_tokens, 0, 0, 0, 0
     )
     exhausted_at = session.scalar(

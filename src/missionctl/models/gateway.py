@@ -20,7 +20,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelHTTPError,
+    ModelTimeoutError,
+    UnexpectedModelBehavior,
+)
 from pydantic_ai.messages import ModelMessage, ModelResponse, ModelResponseStreamEvent
 from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.settings import ModelSettings
@@ -33,7 +38,7 @@ from missionctl.models import ledger, metering, service
 from missionctl.models.accounting import cost_nanos, period_key
 from missionctl.models.breaker import Health
 from missionctl.models.catalog import Catalog, DeploymentSpec, PolicySpec
-from missionctl.models.ledger import BudgetKey
+from missionctl.models.ledger import BudgetKey, Hold
 from missionctl.models.metering import CallContext, Request
 from missionctl.models.providers import ModelCache
 from missionctl.models.routing import rank
@@ -97,7 +102,7 @@ class _Call:
     estimated_input: int
     estimated_output: int
     budgets: list[BudgetKey]
-    hold_ids: tuple[uuid.UUID, ...] = ()
+    holds: tuple[Hold, ...] = ()
     requests: list[Request] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
 
@@ -198,8 +203,9 @@ class Gateway:
         parameters = parameters or ModelRequestParameters()
         call = self._start(context, alias, messages, settings, parameters)
         ttl = cache_ttl_seconds or call.policy.cache_ttl_seconds
-        key = metering.cache_key(context.tenant_id, alias, messages, settings, parameters)
+        key = ""
         if ttl:
+            key = metering.cache_key(context.tenant_id, alias, messages, settings, parameters)
             cached = self._from_cache(call, key)
             if cached is not None:
                 return cached
@@ -276,13 +282,13 @@ class Gateway:
             default=0,
         )
         now = datetime.now(UTC)
-        with self.db.connect() as conn:
-            result = ledger.hold(
-                conn, call.context.tenant_id, call.budgets, nanos, call.estimated_tokens, now
-            )
-        if result.refused is not None:
-            self._refuse(call, result.refused, now)
-        call.hold_ids = result.hold_ids
+        try:
+            with self.db.connect() as conn:
+                call.holds = ledger.hold(
+                    conn, call.context.tenant_id, call.budgets, nanos, call.estimated_tokens, now
+                )
+        except ledger.NoRoom as refused:
+            self._refuse(call, refused.key, now)
 
     def _refuse(self, call: _Call, key: BudgetKey, now: datetime) -> None:
         scope, scope_id = next(
@@ -291,7 +297,7 @@ class Gateway:
             ("tenant", None),
         )  # fmt: skip
         with self.db.transaction(call.context.tenant_id) as session:
-            if ledger.mark_exhausted(session.connection(), key, now):
+            if ledger.mark_exhausted(session.connection(), call.context.tenant_id, key, now):
                 record_event(
                     session,
                     "budget.exhausted",
@@ -334,10 +340,10 @@ class Gateway:
                     continue
                 started = self._clock()
                 try:
-                    response = await asyncio.wait_for(
-                        self.models.get(spec).request(messages, settings, parameters),
-                        spec.timeout_seconds,
-                    )
+                    # asyncio.timeout, not wait_for: no extra task per request (~40 µs).
+                    async with asyncio.timeout(spec.timeout_seconds):
+                        model = self.models.get(spec)
+                        response = await model.request(messages, settings, parameters)
                 except MODEL_FAILURES as exc:
                     self._failed(call, spec, exc, started, window)
                     continue
@@ -426,7 +432,8 @@ class Gateway:
             outcome = "rate_limited"
         else:
             breaker.failed(now)
-            outcome = "timeout" if isinstance(exc, TimeoutError) else "error"
+            is_timeout = isinstance(exc, TimeoutError | ModelTimeoutError)
+            outcome = "timeout" if is_timeout else "error"
         detail = f"{type(exc).__name__}: {exc}"[:500] if str(exc) else type(exc).__name__
         latency_ms = (now - started) * 1000
         call.attempts.append(
@@ -517,7 +524,7 @@ class Gateway:
             Request(spec, "cache_hit", 0.0, usage.input_tokens, usage.output_tokens, 0, True)
         )
         with self.db.connect() as conn:
-            metering.settle(conn, call.context, call.alias, [], (), call.requests, now)
+            metering.settle(conn, call.context, call.alias, [], [], call.requests, now)
         return self._completion(call, spec, response)
 
     def _settle(
@@ -527,12 +534,12 @@ class Gateway:
         spec: DeploymentSpec | None,
         response: ModelResponse | None,
     ) -> None:
-        if not call.requests and not call.hold_ids:
+        if not call.requests and not call.holds:
             return
         now = datetime.now(UTC)
         with self.db.connect() as conn:
             metering.settle(
-                conn, call.context, call.alias, call.budgets, call.hold_ids, call.requests, now
+                conn, call.context, call.alias, call.budgets, call.holds, call.requests, now
             )
             if cache is not None and spec is not None and response is not None:
                 metering.store_response(

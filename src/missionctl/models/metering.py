@@ -23,12 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from missionctl.db import new_id
 from missionctl.models import ledger
 from missionctl.models.catalog import DeploymentSpec
-from missionctl.models.ledger import BudgetKey
+from missionctl.models.hot import HotStatement, bind_all
+from missionctl.models.ledger import BudgetKey, Hold
 from missionctl.models.models import ResponseCacheRow, UsageRow
 
 _usage = cast(Table, UsageRow.__table__)
 _cache = cast(Table, ResponseCacheRow.__table__)
 _response_adapter = ModelMessagesTypeAdapter
+_RECORD_USAGE = HotStatement(insert(_usage).values(bind_all(_usage)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +92,16 @@ def settle(
     context: CallContext,
     alias: str,
     budgets: Sequence[BudgetKey],
-    hold_ids: Sequence[uuid.UUID],
+    holds: Sequence[Hold],
     requests: Sequence[Request],
     now: datetime,
 ) -> None:
     """Record every request of a call and charge its budgets, releasing the holds."""
     nanos = sum(r.cost_nanos or 0 for r in requests)
     tokens = sum(r.input_tokens + r.output_tokens for r in requests)
-    ledger.settle(conn, context.tenant_id, budgets, hold_ids, nanos, tokens)
+    ledger.settle(conn, context.tenant_id, budgets, holds, nanos, tokens)
     if requests:
-        conn.execute(insert(_usage), [usage_row(context, alias, r, now) for r in requests])
+        _RECORD_USAGE.execute_many(conn, [usage_row(context, alias, r, now) for r in requests])
     for r in requests:
         if r.rate_window is not None and r.deployment.deployment_id is not None:
             actual = r.input_tokens + r.output_tokens

@@ -82,6 +82,9 @@ class BudgetLedgerRow(TenantMixin, Base):
     period_key: Mapped[str] = mapped_column(String(10), primary_key=True)
     spent_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
     spent_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Estimates of calls in flight (the sum of this period's live holds).
+    held_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
+    held_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     # Set when a call was first refused in this period; cleared when the budget is raised.
     exhausted_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -89,7 +92,8 @@ class BudgetLedgerRow(TenantMixin, Base):
 class BudgetHoldRow(TenantMixin, Base):
     """An in-flight call's estimate, held against a budget until the call is charged.
 
-    Holds expire, so a process killed mid-call cannot shrink a budget for good.
+    The ledger counts it in `held_*`; the row is what lets housekeeping give the estimate back
+    when the call never settles (its process was killed), so no budget shrinks for good.
     """
 
     __tablename__ = "budget_holds"

@@ -11,6 +11,7 @@ goes to pydantic-ai's `OpenAIChatModel` on the official SDK, which handles all o
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import orjson
 from openai import AsyncOpenAI
-from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError
+from pydantic_ai.exceptions import ModelConnectionError, ModelHTTPError, ModelTimeoutError
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -65,13 +66,14 @@ class OpenAIWireModel(Model):
         base_url: str,
         api_key: str,
         timeout_seconds: float,
+        ssl_context: ssl.SSLContext,
         sdk_client: Callable[[], AsyncOpenAI],
     ) -> None:
         super().__init__()
         self._model_name = model_name
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
-        self._http = httpx.AsyncClient(timeout=timeout_seconds)
+        self._http = httpx.AsyncClient(timeout=timeout_seconds, verify=ssl_context)
         self._sdk_client = sdk_client
         self._sdk: AsyncOpenAI | None = None
         self._sdk_model: OpenAIChatModel | None = None
@@ -118,9 +120,9 @@ class OpenAIWireModel(Model):
                 self._url, content=orjson.dumps(body), headers=self._headers
             )
         except httpx.TimeoutException as exc:
-            raise ModelAPIError(self._model_name, f"timed out: {exc}") from exc
+            raise ModelTimeoutError(self._model_name, f"timed out: {exc!r}") from exc
         except httpx.HTTPError as exc:
-            raise ModelAPIError(self._model_name, f"connection failed: {exc!r}") from exc
+            raise ModelConnectionError(self._model_name, f"connection failed: {exc!r}") from exc
         if reply.status_code >= 400:
             raise ModelHTTPError(
                 reply.status_code, self._model_name, _error_body(reply), headers=reply.headers

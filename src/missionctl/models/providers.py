@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import ssl
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import certifi
 import httpx2
 from anthropic import AsyncAnthropic
 from openai import AsyncOpenAI
@@ -36,6 +39,16 @@ NO_KEY = "not-needed"  # local OpenAI-compatible servers (Ollama, vLLM) take any
 Closer = Callable[[], Awaitable[None]]
 
 
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context for every provider client of the process.
+
+    Building one loads the CA bundle (~20 ms); a client per deployment and event loop each
+    building its own made a fresh gateway's first fallback slower than the fallback itself.
+    """
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def build_model(spec: DeploymentSpec) -> tuple[Model, list[Closer]]:
     """A pydantic-ai model that sends requests to this deployment, and how to close its clients."""
     if spec.provider is Provider.OFFLINE:
@@ -46,11 +59,13 @@ def build_model(spec: DeploymentSpec) -> tuple[Model, list[Closer]]:
             base_url=spec.base_url or "https://api.openai.com/v1",
             api_key=spec.api_key or NO_KEY,
             timeout_seconds=spec.timeout_seconds,
+            ssl_context=ssl_context(),
             sdk_client=lambda: AsyncOpenAI(
                 base_url=spec.base_url,
                 api_key=spec.api_key or NO_KEY,
                 max_retries=0,
                 timeout=spec.timeout_seconds,
+                http_client=httpx2.AsyncClient(verify=ssl_context(), timeout=spec.timeout_seconds),
             ),
         )
         return wire, [wire.aclose]
@@ -60,11 +75,12 @@ def build_model(spec: DeploymentSpec) -> tuple[Model, list[Closer]]:
             base_url=spec.base_url,
             max_retries=0,
             timeout=spec.timeout_seconds,
+            http_client=httpx2.AsyncClient(verify=ssl_context(), timeout=spec.timeout_seconds),
         )
         model = AnthropicModel(spec.model, provider=AnthropicProvider(anthropic_client=client))
         return model, [client.close]
     if spec.provider is Provider.GEMINI:
-        http = httpx2.AsyncClient(timeout=spec.timeout_seconds)
+        http = httpx2.AsyncClient(verify=ssl_context(), timeout=spec.timeout_seconds)
         provider = GoogleProvider(
             api_key=spec.api_key or NO_KEY, base_url=spec.base_url, http_client=http
         )

@@ -162,6 +162,8 @@ def upgrade() -> None:
         sa.Column("period_key", sa.String(length=10), nullable=False),
         sa.Column("spent_nanos", sa.BigInteger(), nullable=False),
         sa.Column("spent_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("held_nanos", sa.BigInteger(), nullable=False),
+        sa.Column("held_tokens", sa.BigInteger(), nullable=False),
         sa.Column("exhausted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
