@@ -514,3 +514,23 @@ def test_tool_call_ids_are_deterministic_and_unique() -> None:
     assert (
         json.dumps(args[0]) == '{"title": "Research competitor pricing", "capability": "research"}'
     )
+
+
+def test_a_goal_listing_its_steps_after_a_colon_or_with_commas_is_split_there() -> None:
+    plan = plan_subtasks(
+        "Plan a launch of the new website: research competitors, write the copy, "
+        "review it with legal"
+    )
+    assert [s.title for s in plan] == [
+        "Research competitors",
+        "Write the copy",
+        "Review it with legal",
+    ]
+    assert [s.capability for s in plan] == ["research", "writing", "review"]
+    assert [s.depends_on for s in plan] == [(), (0,), (1,)]
+
+
+def test_a_template_plan_is_about_the_topic_not_the_deliverable() -> None:
+    titles = [s.title for s in plan_subtasks("Write a market report on electric bikes in Germany")]
+    assert titles[0] == "Research electric bikes in Germany"
+    assert "report on electric bikes in Germany" in titles[1]

@@ -337,10 +337,14 @@ def test_anthropic_and_gemini_deployments_answer_and_stream(
     assert "".join(e["content"] for n, e in events if n == "delta") == f"streamed {protocol}"
 
 
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
 def test_an_agent_with_tools_runs_through_the_gateway(
-    backend: Backend, deploy: DeploymentMaker, provider: FakeProvider
+    backend: Backend, deploy: DeploymentMaker, provider: FakeProvider, protocol: str
 ) -> None:
-    deploy("gpt")
+    if protocol == "openai":
+        deploy("gpt")
+    else:
+        deploy("gpt", provider="anthropic", model="claude-haiku-4-5", base_url=provider.base_url)
     provider.script(ToolCall("add", {"a": 2, "b": 3}), "the sum is 5")
     gateway = own_gateway(backend)
 
@@ -358,5 +362,7 @@ def test_an_agent_with_tools_runs_through_the_gateway(
 
     result = asyncio.run(run())
     assert result.output == "the sum is 5"
-    assert provider.requests[1].tool_results == ["5"]
+    # Each protocol carries the tool result its own way (a string, or Anthropic content blocks).
+    assert "5" in str(provider.requests[1].tool_results)
     assert provider.requests[0].tool_names == ["add"]
+    assert {r.protocol for r in provider.requests} == {protocol}

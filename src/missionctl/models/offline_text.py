@@ -80,10 +80,14 @@ _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+•]|\(?\d{1,3}[.)])\s+")
 _LINE_MARKER = re.compile(r"^\s*(?:#{1,6}\s+|[-*+•]\s+|\(?\d{1,3}[.)]\s+|>\s*)")
 _BOUNDARY = re.compile(r"(?<=[.!?\u2026\u3002\uff01\uff1f])\s+")
+_VERB_AHEAD = r"(?=(?:" + "|".join(sorted(ACTION_VERBS)) + r")\b)"
+# Steps are split at ";", "then", and at "," or "and" when an action verb follows.
 _CLAUSE_SPLIT = re.compile(
-    r"\s*;\s*|,?\s+(?:and\s+)?then\s+|,?\s+and\s+(?=(?:" + "|".join(sorted(ACTION_VERBS)) + r")\b)",
+    r"\s*;\s*|,?\s+(?:and\s+)?then\s+|,\s*(?:and\s+)?" + _VERB_AHEAD + r"|\s+and\s+" + _VERB_AHEAD,
     re.IGNORECASE,
 )
+# "Launch the site: research X, write Y, review Z" — the steps are what follows the colon.
+_LEAD_COLON = re.compile(r"^[^:\n]{3,200}:\s+" + _VERB_AHEAD, re.IGNORECASE)
 _FILLER = re.compile(
     r"^(?:and|then|also|first(?:ly)?|second(?:ly)?|third(?:ly)?|next|finally|lastly|after that|"
     r"afterwards|please|we need to|we should|we must|i need to|i want to|you should|need to|to)"
@@ -252,6 +256,10 @@ def plan_subtasks(goal: str) -> list[PlannedSubtask]:
 def _candidate_steps(goal: str) -> list[str]:
     listed = [line for line in goal.splitlines() if _LIST_MARKER.match(line)]
     pieces = [_LIST_MARKER.sub("", line) for line in listed] if len(listed) >= 2 else None
+    if pieces is None and (lead := _LEAD_COLON.match(goal)):
+        after = [c for c in _CLAUSE_SPLIT.split(goal[lead.end() :]) if words(c)]
+        if len(after) >= MIN_SUBTASKS - 1:
+            pieces = [goal[lead.end() :]]
     clauses = [c for piece in pieces or split_sentences(goal) for c in _CLAUSE_SPLIT.split(piece)]
     steps = [_clean_step(clause) for clause in clauses]
     return [step for step in steps if len(words(step)) >= 2 and content_words(step)]
@@ -312,8 +320,10 @@ def topic_of(goal: str) -> str:
     head, _, rest = step.partition(" ")
     thing = _ARTICLE.sub("", rest) if head.casefold() in ACTION_VERBS else ""
     lead = _TOPIC_LEAD.search(step)
-    # "Build an API for X" is about the API; "Write a report on X" is about X, not the report.
-    if thing and not (lead and _DELIVERABLE.match(thing)):
+    # "Build an API for X" is about the API; "Write a report on X" is about X, not the report
+    # (nor is "Write a market report on X" about the market report).
+    named = thing[: lead.start() - len(head) - 1] if lead and thing else thing
+    if thing and not (lead and _DELIVERABLE.search(named)):
         topic = thing
     else:
         topic = lead.group(1) if lead else step
