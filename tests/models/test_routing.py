@@ -160,7 +160,11 @@ def test_timeouts_fall_back(
 
 
 def test_the_breaker_opens_after_repeated_failures_and_a_probe_closes_it(
-    backend: Backend, deploy: DeploymentMaker, provider: FakeProvider, second: FakeProvider
+    backend: Backend,
+    models: httpx.Client,
+    deploy: DeploymentMaker,
+    provider: FakeProvider,
+    second: FakeProvider,
 ) -> None:
     deploy("flaky")
     deploy("steady", base_url=second.openai_base_url)
@@ -168,16 +172,7 @@ def test_the_breaker_opens_after_repeated_failures_and_a_probe_closes_it(
     gateway = own_gateway(backend, clock, breaker_failures=2, breaker_cooldown_seconds=10)
     provider.fail_all(503)
     policy_name = "flaky-first"
-    with backend.db.transaction() as session:
-        from missionctl.common import Actor
-        from missionctl.models.schemas import PolicyCreate
-        from missionctl.models.service import create_policy
-
-        create_policy(
-            session,
-            PolicyCreate(name=policy_name, deployments=["flaky", "steady"], retries=0),
-            actor=Actor.system(),
-        )
+    policy(models, policy_name, ["flaky", "steady"], retries=0)
     for _ in range(2):
         call(gateway, policy_name)
     assert provider.request_count == 2
@@ -215,20 +210,15 @@ def test_a_failed_probe_opens_the_breaker_again(
 
 
 def test_rate_limits_are_shared_through_the_database(
-    backend: Backend, deploy: DeploymentMaker, provider: FakeProvider, second: FakeProvider
+    backend: Backend,
+    models: httpx.Client,
+    deploy: DeploymentMaker,
+    provider: FakeProvider,
+    second: FakeProvider,
 ) -> None:
     deploy("limited", requests_per_minute=2)
     deploy("spare", base_url=second.openai_base_url)
-    with backend.db.transaction() as session:
-        from missionctl.common import Actor
-        from missionctl.models.schemas import PolicyCreate
-        from missionctl.models.service import create_policy
-
-        create_policy(
-            session,
-            PolicyCreate(name="limited-first", deployments=["limited", "spare"], retries=0),
-            actor=Actor.system(),
-        )
+    policy(models, "limited-first", ["limited", "spare"], retries=0)
     # Two gateways stand for two processes: the second sees the first's requests.
     one, two = own_gateway(backend), own_gateway(backend)
     first = call(one, "limited-first")

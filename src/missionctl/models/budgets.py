@@ -8,42 +8,30 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from missionctl.audit.service import record_audit
 from missionctl.common import Actor
 from missionctl.errors import InvalidInput, NotFound
-from missionctl.events.service import record_event
 from missionctl.models import ledger
 from missionctl.models.accounting import Standing, nanos_to_usd, period_key, usd_to_nanos
 from missionctl.models.ledger import BudgetKey
 from missionctl.models.models import BudgetLedgerRow, BudgetRow
 from missionctl.models.schemas import Budget, BudgetCreate, BudgetPeriod, BudgetScope, BudgetUpdate
+from missionctl.models.service import record_change
 
 
 def _record(session: Session, action: str, actor: Actor, row: BudgetRow) -> None:
-    details = {
-        "scope": row.scope,
-        "scope_id": row.scope_id,
-        "period": row.period,
-        "limit_usd": nanos_to_usd(row.limit_nanos),
-        "limit_tokens": row.limit_tokens,
-    }
-    record_audit(
-        session,
-        f"budget.{action}",
-        actor=actor,
-        subject_kind="budget",
-        subject_id=row.budget_id,
-        details=details,
-    )
     target = row.scope if row.scope_id is None else f"{row.scope} {row.scope_id}"
-    record_event(
+    record_change(
         session,
         f"budget.{action}",
-        actor=actor,
-        subject_kind="budget",
-        subject_id=row.budget_id,
-        summary=f"Budget for {target} {action}",
-        payload=details,
+        actor,
+        "budget",
+        row.budget_id,
+        f"Budget for {target} {action}",
+        scope=row.scope,
+        scope_id=row.scope_id,
+        period=row.period,
+        limit_usd=nanos_to_usd(row.limit_nanos),
+        limit_tokens=row.limit_tokens,
     )
 
 

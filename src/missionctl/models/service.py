@@ -52,26 +52,33 @@ def seal_context(deployment_id: uuid.UUID) -> str:
     return f"model_deployment:{deployment_id}"
 
 
+def record_change(
+    session: Session,
+    change: str,
+    actor: Actor,
+    kind: str,
+    key: uuid.UUID,
+    summary: str,
+    **details: Any,
+) -> None:
+    """Audit a change of the catalog or a budget, and put it in the activity log."""
+    record_audit(session, change, actor=actor, subject_kind=kind, subject_id=key, details=details)
+    record_event(
+        session,
+        change,
+        actor=actor,
+        subject_kind=kind,
+        subject_id=key,
+        summary=summary,
+        payload=details,
+    )
+
+
 def _record(
     session: Session, action: str, actor: Actor, kind: str, key: uuid.UUID, **details: Any
 ) -> None:
-    record_audit(
-        session,
-        f"{kind}.{action}",
-        actor=actor,
-        subject_kind=kind,
-        subject_id=key,
-        details=details,
-    )
-    record_event(
-        session,
-        f"{kind}.{action}",
-        actor=actor,
-        subject_kind=kind,
-        subject_id=key,
-        summary=f"{kind.replace('_', ' ').capitalize()} {details.get('name', key)} {action}",
-        payload=details,
-    )
+    label = f"{kind.replace('_', ' ').capitalize()} {details.get('name', key)} {action}"
+    record_change(session, f"{kind}.{action}", actor, kind, key, label, **details)
 
 
 # -- deployments ---------------------------------------------------------------------------
