@@ -184,3 +184,28 @@ def test_roles_viewers_read_builders_manage_operators_use(
         )
         assert chat(operator, "offline").status_code == 200
         assert operator.delete("/models/gpt").status_code == 403
+
+
+def test_policies_and_deployments_share_one_namespace_of_aliases(
+    models: httpx.Client, deploy: DeploymentMaker, provider: FakeProvider
+) -> None:
+    deploy("gpt")
+    clash = models.post("/model-policies", json={"name": "gpt", "deployments": ["gpt"]})
+    assert clash.status_code == 409
+    assert (
+        models.post("/model-policies", json={"name": "offline", "deployments": ["gpt"]}).status_code
+        == 409
+    )
+    assert (
+        models.post(
+            "/model-policies", json={"name": "team", "deployments": ["offline"]}
+        ).status_code
+        == 201
+    )
+    taken = models.post("/models", json={"name": "team", "provider": "openai", "model": "m"})
+    assert taken.status_code == 409
+    # A deployment named like a built-in policy is reachable exactly as `deployment:<name>`.
+    deploy("smart")
+    provider.script("straight to it")
+    assert chat(models, "deployment:smart").json()["content"] == "straight to it"
+    assert chat(models, "deployment:ghost").json()["code"] == "invalid_input"

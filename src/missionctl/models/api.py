@@ -27,7 +27,7 @@ from pydantic_ai.settings import ModelSettings
 from missionctl.errors import MissionControlError
 from missionctl.models import budgets, service, usage
 from missionctl.models.accounting import nanos_to_usd
-from missionctl.models.catalog import DeploymentSpec
+from missionctl.models.catalog import DEPLOYMENT_PREFIX, DeploymentSpec
 from missionctl.models.gateway import MODEL_FAILURES, Completion, RoutedStream
 from missionctl.models.metering import CallContext
 from missionctl.models.schemas import (
@@ -118,7 +118,7 @@ async def test_deployment(ctx: Ctx, name: str) -> ConnectionTest:
     _changed(ctx)
     try:
         completion = await ctx.app.gateway.request(
-            context, name, messages, ModelSettings(max_tokens=5)
+            context, f"{DEPLOYMENT_PREFIX}{name}", messages, ModelSettings(max_tokens=5)
         )
     except MissionControlError as exc:
         return ConnectionTest(

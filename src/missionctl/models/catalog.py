@@ -14,6 +14,7 @@ from missionctl.models.accounting import cost_nanos
 from missionctl.models.routing import Candidate
 from missionctl.models.schemas import OFFLINE, BudgetScope, Provider, Strategy
 
+DEPLOYMENT_PREFIX = "deployment:"
 BUILTIN_POLICIES: dict[str, Strategy] = {
     "smart": Strategy.ORDER,
     "fast": Strategy.LATENCY,
@@ -116,7 +117,15 @@ class Catalog:
         return self.deployments.get(name)
 
     def resolve(self, alias: str) -> tuple[PolicySpec, list[DeploymentSpec]]:
-        """The policy an alias means and its deployments in listed order, or `InvalidInput`."""
+        """The policy an alias means and its deployments in listed order, or `InvalidInput`.
+
+        `deployment:<name>` always means that one deployment, alone, tried once.
+        """
+        if alias.startswith(DEPLOYMENT_PREFIX):
+            spec = self.deployment(alias.removeprefix(DEPLOYMENT_PREFIX))
+            if spec is None:
+                raise InvalidInput(f"unknown model deployment in {alias!r}", field="model")
+            return PolicySpec(name=alias, deployments=(spec.name,), retries=0), [spec]
         if alias in self.policies:
             policy = self.policies[alias]
         elif alias in self.deployments or alias == OFFLINE:

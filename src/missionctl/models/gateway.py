@@ -26,7 +26,13 @@ from pydantic_ai.exceptions import (
     ModelTimeoutError,
     UnexpectedModelBehavior,
 )
-from pydantic_ai.messages import ModelMessage, ModelResponse, ModelResponseStreamEvent
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    ModelResponseStreamEvent,
+    UserPromptPart,
+)
 from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.settings import ModelSettings
 
@@ -37,7 +43,7 @@ from missionctl.events.service import record_event
 from missionctl.models import ledger, metering, service
 from missionctl.models.accounting import cost_nanos, period_key
 from missionctl.models.breaker import Health
-from missionctl.models.catalog import Catalog, DeploymentSpec, PolicySpec
+from missionctl.models.catalog import Catalog, DeploymentSpec, PolicySpec, offline_spec
 from missionctl.models.ledger import BudgetKey, Hold
 from missionctl.models.metering import CallContext, Request
 from missionctl.models.providers import ModelCache
@@ -141,6 +147,12 @@ class Gateway:
     async def aclose(self) -> None:
         """Close the provider clients of the running event loop."""
         await self.models.aclose()
+
+    async def warm_up(self) -> None:
+        """Pay pydantic-ai's lazy imports (~0.2 s) at start-up, not in the first call."""
+        model = self.models.get(offline_spec())
+        messages: list[ModelMessage] = [ModelRequest(parts=[UserPromptPart(content="ready?")])]
+        await model.request(messages, None, ModelRequestParameters())
 
     # -- the catalog ---------------------------------------------------------------------
 

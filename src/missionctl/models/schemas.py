@@ -359,7 +359,11 @@ class ChatMessage(Schema):
 class PlaygroundChat(Schema):
     """A chat to try a model alias or deployment."""
 
-    model: str = Field(min_length=1, max_length=100, description="Policy alias or deployment.")
+    model: str = Field(
+        min_length=1,
+        max_length=120,
+        description="Policy alias or deployment name; `deployment:<name>` for exactly that one.",
+    )
     messages: list[ChatMessage] = Field(min_length=1, max_length=200, description="The chat.")
     stream: bool = Field(default=False, description="Answer as server-sent events.")
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000, description="Output cap.")

@@ -164,6 +164,10 @@ def create_deployment(
     """Add a deployment; its API key is sealed and never shown again."""
     if session.scalar(select(DeploymentRow.deployment_id).where(DeploymentRow.name == data.name)):
         raise AlreadyExists(f"a model deployment named {data.name!r} exists", field="name")
+    if session.scalar(select(PolicyRow.policy_id).where(PolicyRow.name == data.name)):
+        raise AlreadyExists(
+            f"a model policy is named {data.name!r}: aliases name one thing", field="name"
+        )
     row = DeploymentRow(
         deployment_id=uuid.uuid4(),
         name=data.name,
@@ -257,6 +261,12 @@ def create_policy(session: Session, data: PolicyCreate, *, actor: Actor) -> Poli
     """Add a routing policy over existing deployments."""
     if session.scalar(select(PolicyRow.policy_id).where(PolicyRow.name == data.name)):
         raise AlreadyExists(f"a model policy named {data.name!r} exists", field="name")
+    if data.name == OFFLINE or session.scalar(
+        select(DeploymentRow.deployment_id).where(DeploymentRow.name == data.name)
+    ):
+        raise AlreadyExists(
+            f"a model deployment is named {data.name!r}: aliases name one thing", field="name"
+        )
     row = PolicyRow(
         name=data.name,
         deployments=_check_deployments(session, data.deployments),

@@ -150,6 +150,7 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         for service in background:
             service.start()
+        await state.gateway.warm_up()
         yield
         await state.gateway.aclose()
         state.tail.stop()
