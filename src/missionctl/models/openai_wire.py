@@ -14,11 +14,10 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
-from openai import AsyncOpenAI
 from pydantic_ai.exceptions import ModelConnectionError, ModelHTTPError, ModelTimeoutError
 from pydantic_ai.messages import (
     ModelMessage,
@@ -33,11 +32,13 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
-from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import RunContext, ToolDefinition
 from pydantic_ai.usage import RequestUsage
+
+if TYPE_CHECKING:  # the SDK path is imported on first need (it takes ~1 s to import)
+    from openai import AsyncOpenAI
+    from pydantic_ai.models.openai import OpenAIChatModel
 
 _SETTINGS = {
     "max_tokens": "max_tokens",
@@ -97,6 +98,9 @@ class OpenAIWireModel(Model):
     def sdk_model(self) -> OpenAIChatModel:
         """pydantic-ai's own model on the official SDK (retries off), built on first need."""
         if self._sdk_model is None:
+            from pydantic_ai.models.openai import OpenAIChatModel
+            from pydantic_ai.providers.openai import OpenAIProvider
+
             self._sdk = self._sdk_client()
             provider = OpenAIProvider(openai_client=self._sdk)
             self._sdk_model = OpenAIChatModel(self._model_name, provider=provider)

@@ -3,7 +3,9 @@
 The SDKs' own retries are turned off (`max_retries=0`, no retry options for google-genai): the
 gateway retries and falls back itself, across deployments, with one budget and one usage row
 per request. Clients are kept per deployment configuration and event loop (an HTTP connection
-pool belongs to the loop it was opened on).
+pool belongs to the loop it was opened on). The SDKs are imported when a deployment first needs
+them: together they take seconds to import, and most processes (the CLI, an offline-only
+install) never use most of them.
 """
 
 from __future__ import annotations
@@ -16,21 +18,19 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import certifi
 import httpx2
-from anthropic import AsyncAnthropic
-from openai import AsyncOpenAI
 from pydantic_ai.models import Model
-from pydantic_ai.models.anthropic import AnthropicModel
-from pydantic_ai.models.google import GoogleModel
-from pydantic_ai.providers.anthropic import AnthropicProvider
-from pydantic_ai.providers.google import GoogleProvider
 
 from missionctl.models.catalog import DeploymentSpec
 from missionctl.models.offline import OfflineModel
 from missionctl.models.openai_wire import OpenAIWireModel
 from missionctl.models.schemas import Provider
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 MAX_CLIENTS = 256
 NO_KEY = "not-needed"  # local OpenAI-compatible servers (Ollama, vLLM) take any key
@@ -60,31 +60,13 @@ def build_model(spec: DeploymentSpec) -> tuple[Model, list[Closer]]:
             api_key=spec.api_key or NO_KEY,
             timeout_seconds=spec.timeout_seconds,
             ssl_context=ssl_context(),
-            sdk_client=lambda: AsyncOpenAI(
-                base_url=spec.base_url,
-                api_key=spec.api_key or NO_KEY,
-                max_retries=0,
-                timeout=spec.timeout_seconds,
-                http_client=httpx2.AsyncClient(verify=ssl_context(), timeout=spec.timeout_seconds),
-            ),
+            sdk_client=functools.partial(_openai_client, spec),
         )
         return wire, [wire.aclose]
     if spec.provider is Provider.ANTHROPIC:
-        client = AsyncAnthropic(
-            api_key=spec.api_key or NO_KEY,
-            base_url=spec.base_url,
-            max_retries=0,
-            timeout=spec.timeout_seconds,
-            http_client=httpx2.AsyncClient(verify=ssl_context(), timeout=spec.timeout_seconds),
-        )
-        model = AnthropicModel(spec.model, provider=AnthropicProvider(anthropic_client=client))
-        return model, [client.close]
+        return _anthropic(spec)
     if spec.provider is Provider.GEMINI:
-        http = httpx2.AsyncClient(verify=ssl_context(), timeout=spec.timeout_seconds)
-        provider = GoogleProvider(
-            api_key=spec.api_key or NO_KEY, base_url=spec.base_url, http_client=http
-        )
-        return GoogleModel(spec.model, provider=provider), [http.aclose]
+        return _gemini(spec)
     raise ValueError(f"unknown provider {spec.provider}")
 
 
@@ -93,6 +75,45 @@ class _Built:
     model: Model
     closers: list[Closer]
     loop: asyncio.AbstractEventLoop
+
+
+def _openai_client(spec: DeploymentSpec) -> AsyncOpenAI:
+    from openai import AsyncOpenAI
+
+    return AsyncOpenAI(
+        base_url=spec.base_url,
+        api_key=spec.api_key or NO_KEY,
+        max_retries=0,
+        timeout=spec.timeout_seconds,
+        http_client=httpx2.AsyncClient(verify=ssl_context(), timeout=spec.timeout_seconds),
+    )
+
+
+def _anthropic(spec: DeploymentSpec) -> tuple[Model, list[Closer]]:
+    from anthropic import AsyncAnthropic
+    from pydantic_ai.models.anthropic import AnthropicModel
+    from pydantic_ai.providers.anthropic import AnthropicProvider
+
+    client = AsyncAnthropic(
+        api_key=spec.api_key or NO_KEY,
+        base_url=spec.base_url,
+        max_retries=0,
+        timeout=spec.timeout_seconds,
+        http_client=httpx2.AsyncClient(verify=ssl_context(), timeout=spec.timeout_seconds),
+    )
+    model = AnthropicModel(spec.model, provider=AnthropicProvider(anthropic_client=client))
+    return model, [client.close]
+
+
+def _gemini(spec: DeploymentSpec) -> tuple[Model, list[Closer]]:
+    from pydantic_ai.models.google import GoogleModel
+    from pydantic_ai.providers.google import GoogleProvider
+
+    http = httpx2.AsyncClient(verify=ssl_context(), timeout=spec.timeout_seconds)
+    provider = GoogleProvider(
+        api_key=spec.api_key or NO_KEY, base_url=spec.base_url, http_client=http
+    )
+    return GoogleModel(spec.model, provider=provider), [http.aclose]
 
 
 class ModelCache:
