@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+import pytest
 from sqlalchemy import select
 
+from missionctl.bootstrap import apply_models_file
+from missionctl.errors import InvalidInput
 from missionctl.models.models import DeploymentRow
 from missionctl.permissions import Role
 from tests.conftest import Backend, client_for, make_user
@@ -209,3 +214,28 @@ def test_policies_and_deployments_share_one_namespace_of_aliases(
     provider.script("straight to it")
     assert chat(models, "deployment:smart").json()["content"] == "straight to it"
     assert chat(models, "deployment:ghost").json()["code"] == "invalid_input"
+
+
+def test_the_models_file_is_applied_at_start_up(
+    models: httpx.Client, backend: Backend, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "models.yaml"
+    catalog.write_text(
+        "deployments:\n"
+        "  - {name: local, provider: openai-compatible, model: llama3,"
+        " base_url: 'http://127.0.0.1:11434/v1', tags: [cheap]}\n"
+        "budgets:\n  - {scope: tenant, period: daily, limit_tokens: 5000}\n"
+    )
+    settings = backend.settings.model_copy(update={"models_file": catalog})
+    assert apply_models_file(backend.db, settings) == (
+        f"Models file {catalog}: 2 created, 0 updated, 0 unchanged."
+    )
+    assert apply_models_file(backend.db, settings) == (
+        f"Models file {catalog}: 0 created, 0 updated, 2 unchanged."
+    )
+    assert [d["name"] for d in models.get("/models").json()] == ["offline", "local"]
+    assert models.get("/model-policies/cheap").json()["deployments"] == ["local"]
+    catalog.write_text("deployments: [{name: x}]\n")
+    with pytest.raises(InvalidInput, match=r"deployments\.0\.provider"):
+        apply_models_file(backend.db, settings)
+    assert apply_models_file(backend.db, backend.settings) is None

@@ -1,0 +1,1 @@
+"""The agent runtime: turns, orchestration and assignment (see DESIGN, "Agents at work")."""
