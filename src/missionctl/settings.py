@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         description="First retry delay of a failed webhook delivery; it doubles (with jitter) "
         "up to an hour, for 8 attempts in all.",
     )
+    stall_heartbeats: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=3,
+        description="Heartbeats of its assignee without progress after which an open task is "
+        "escalated to people as stalled.",
+    )
     models_file: Path | None = Field(
         default=None,
         description="A YAML catalog of model deployments, policies and budgets applied to the "

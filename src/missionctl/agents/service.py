@@ -187,7 +187,7 @@ def update_agent(
             subject_id=agent_id,
             agent_id=agent_id,
             summary=f"Agent {row.name} updated: {', '.join(sorted(changed))}",
-            payload={"changed": sorted(changed)},
+            payload={"changed": sorted(changed), "name": row.name, "status": row.status},
         )
     return Agent.model_validate(row)
 
@@ -234,7 +234,7 @@ def record_heartbeat(
         subject_id=agent_id,
         agent_id=agent_id,
         summary=f"{row.name} checked in ({row.status})",
-        payload={"status": row.status, "previous_status": previous_status},
+        payload={"status": row.status, "previous_status": previous_status, "name": row.name},
     )
     return Agent.model_validate(row)
 

@@ -26,6 +26,7 @@ class NotificationKind(StrEnum):
     MENTION = "mention"
     ASSIGNMENT = "assignment"
     BUDGET = "budget"  # a budget ran out: model calls are refused until it is raised
+    ESCALATION = "escalation"  # a stalled task or a blocked agent needs a person
 
 
 class AttachmentUpload(Schema):
@@ -109,7 +110,7 @@ class Notification(BaseModel):
     recipient_user_id: uuid.UUID | None = Field(description="The person notified, if a person.")
     task_id: uuid.UUID | None = Field(description="The task concerned, if any.")
     message_id: uuid.UUID | None = Field(description="The message that caused it, if any.")
-    kind: NotificationKind = Field(description="mention, assignment or budget.")
+    kind: NotificationKind = Field(description="mention, assignment, budget or escalation.")
     content: str = Field(description="What happened, in one line.")
     is_delivered: bool = Field(description="Handed to the agent (on its heartbeat).")
     delivered_at: datetime | None = Field(description="When it was delivered (UTC).")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -235,20 +236,22 @@ def _notify_assignees(session: Session, event: DomainEvent) -> None:
         )
 
 
+def _notify_admins(session: Session, kind: NotificationKind, content: str, **where: Any) -> None:
+    for member in list_members(session):
+        if member.role is Role.ADMIN:
+            session.add(
+                NotificationRow(
+                    recipient_user_id=member.user_id, kind=kind.value, content=content, **where
+                )
+            )
+
+
 @on_event("budget.exhausted")
 def _notify_budget_holders(session: Session, event: DomainEvent) -> None:
     """Tell the tenant's admins, and the agent whose call was refused, that a budget ran out."""
     scope, period = event.payload.get("scope", "tenant"), event.payload.get("period_key")
     content = f"The {scope} budget is exhausted for {period}: model calls are refused until raised"
-    for member in list_members(session):
-        if member.role is Role.ADMIN:
-            session.add(
-                NotificationRow(
-                    recipient_user_id=member.user_id,
-                    kind=NotificationKind.BUDGET.value,
-                    content=content,
-                )
-            )
+    _notify_admins(session, NotificationKind.BUDGET, content)
     if event.agent_id is not None and agent_exists(session, event.agent_id):
         session.add(
             NotificationRow(
@@ -257,6 +260,29 @@ def _notify_budget_holders(session: Session, event: DomainEvent) -> None:
                 kind=NotificationKind.BUDGET.value,
                 content=content,
             )
+        )
+
+
+@on_event("task.stalled")
+def _escalate_stalled_task(session: Session, event: DomainEvent) -> None:
+    """A task made no progress for several heartbeats of its assignee: tell the admins."""
+    _notify_admins(session, NotificationKind.ESCALATION, event.summary, task_id=event.task_id)
+
+
+@on_event("agent.status_changed")
+@on_event("agent.heartbeat")
+def _escalate_blocked_agent(session: Session, event: DomainEvent) -> None:
+    """An agent reported itself blocked: tell the admins (once, when it becomes blocked)."""
+    became_blocked = event.payload.get("status") == "blocked" and (
+        event.payload.get("previous_status", "") != "blocked"
+    )
+    if became_blocked:
+        name = event.payload.get("name") or "An agent"
+        _notify_admins(
+            session,
+            NotificationKind.ESCALATION,
+            f"{name} is blocked and needs a person",
+            task_id=event.task_id,
         )
 
 

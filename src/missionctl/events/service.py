@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -192,6 +192,23 @@ def list_events(session: Session, event_filter: EventFilter) -> Page[Event]:
     rows = session.scalars(query.order_by(order).limit(event_filter.limit + 1)).all()
     page, next_cursor = split_page(rows, event_filter.limit, lambda row: row.event_id)
     return Page[Event](items=[Event.model_validate(row) for row in page], next_cursor=next_cursor)
+
+
+def last_activity(
+    session: Session, task_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, datetime]]:
+    """The type and time of each task's newest event (tasks without events are left out)."""
+    found: dict[uuid.UUID, tuple[str, datetime]] = {}
+    for task_id in task_ids:
+        row = session.execute(
+            select(EventRow.event_type, EventRow.created_at)
+            .where(EventRow.task_id == task_id)
+            .order_by(EventRow.event_id.desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            found[task_id] = (row.event_type, row.created_at)
+    return found
 
 
 def latest_event_id(session: Session) -> int:

@@ -23,7 +23,10 @@ class HeartbeatPayload(BaseModel):
 def run_heartbeat(job: JobContext, session: Session) -> dict[str, Any]:
     """Record the agent's check-in and whether it has work."""
     payload = HeartbeatPayload.model_validate(job.payload)
-    return wake(session, payload.agent_id).model_dump(mode="json")
+    stall_heartbeats = job.settings.stall_heartbeats if job.settings else 3
+    return wake(session, payload.agent_id, stall_heartbeats=stall_heartbeats).model_dump(
+        mode="json"
+    )
 
 
 def register(registry: JobRegistry) -> None:

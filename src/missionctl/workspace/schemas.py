@@ -82,3 +82,6 @@ class WakeUp(BaseModel):
     open_tasks: int = Field(description="Its assigned, in-progress and in-review tasks.")
     pending_notifications: int = Field(description="Notifications not yet delivered to it.")
     has_work: bool = Field(description="False when there is nothing to do (no model call).")
+    stalled_tasks: int = Field(
+        default=0, description="Open tasks escalated as stalled by this heartbeat."
+    )

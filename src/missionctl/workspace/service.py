@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -20,7 +21,7 @@ from missionctl.comms.service import count_undelivered, deliver_notifications
 from missionctl.db import utcnow
 from missionctl.errors import NotFound, PreconditionRequired, VersionConflict
 from missionctl.events.schemas import EventFilter
-from missionctl.events.service import list_events, record_event
+from missionctl.events.service import last_activity, list_events, record_event
 from missionctl.workspace.models import WorkingNotesRow
 from missionctl.workspace.schemas import (
     HeartbeatRequest,
@@ -182,20 +183,50 @@ def heartbeat(session: Session, agent_id: uuid.UUID, data: HeartbeatRequest) -> 
     )
 
 
-def wake(session: Session, agent_id: uuid.UUID) -> WakeUp:
+STALLED = "task.stalled"
+
+
+def wake(session: Session, agent_id: uuid.UUID, *, stall_heartbeats: int = 3) -> WakeUp:
     """A scheduled heartbeat: the agent checks in and sees whether it has work.
 
-    Nothing is handed over or marked delivered: the agent's turn does that when it runs.
+    Nothing is handed over or marked delivered: the agent's turn does that when it runs. Its
+    open tasks that have seen no event for `stall_heartbeats` of its intervals are escalated
+    once as stalled (a `task.stalled` event; people are notified) until they move again.
     """
     agent = get_agent(session, agent_id)
     record_heartbeat(session, agent_id, status=None, current_task_id=agent.current_task_id)
-    open_tasks = len(open_tasks_for_agent(session, agent_id))
+    open_tasks = open_tasks_for_agent(session, agent_id)
     pending = count_undelivered(session, agent_id)
+    patience = timedelta(seconds=agent.heartbeat_interval_seconds * stall_heartbeats)
+    now = utcnow()
+    last = last_activity(session, [task.task_id for task in open_tasks])
+    stalled = [
+        task
+        for task in open_tasks
+        if task.task_id in last
+        and last[task.task_id][0] != STALLED
+        and now - last[task.task_id][1] > patience
+    ]
+    for task in stalled:
+        idle = int((now - last[task.task_id][1]).total_seconds())
+        record_event(
+            session,
+            STALLED,
+            actor=Actor.system(),
+            subject_kind="task",
+            subject_id=task.task_id,
+            task_id=task.task_id,
+            agent_id=agent_id,
+            summary=f"No progress on {task.title!r} for {stall_heartbeats} heartbeats of "
+            f"{agent.name}",
+            payload={"title": task.title, "idle_seconds": idle, "agent": agent.name},
+        )
     return WakeUp(
         agent_id=agent_id,
-        open_tasks=open_tasks,
+        open_tasks=len(open_tasks),
         pending_notifications=pending,
         has_work=bool(open_tasks or pending),
+        stalled_tasks=len(stalled),
     )
 
 
