@@ -121,3 +121,20 @@ def test_documents_are_written_and_read_back(api: httpx.Client, backend: Backend
     )
     run(backend, reader, uuid.UUID(agent["agent_id"]))
     assert read_seen[1][0].content["content"] == "# Brief\nHello"
+
+
+def test_working_notes_are_read_and_appended_with_every_version_kept(
+    api: httpx.Client, backend: Backend
+) -> None:
+    agent = api.post("/agents", json={"name": "lead", "role": "Orchestrator"}).json()
+    model, seen = scripted(
+        [ToolCallPart("append_working_note", {"note": "Launch moved to Friday."})],
+        [ToolCallPart("append_working_note", {"note": "Legal signed off."})],
+        [ToolCallPart("read_working_md", {})],
+    )
+    run(backend, model, uuid.UUID(agent["agent_id"]))
+    assert [parts[0].content["notes_version"] for parts in seen[1:3]] == [1, 2]
+    content = seen[3][0].content["content"]
+    assert "- Launch moved to Friday.\n- Legal signed off." in content
+    versions = api.get("/state/working-md/versions").json()
+    assert len(versions) == 2

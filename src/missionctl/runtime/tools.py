@@ -1,4 +1,4 @@
-"""The platform tools an agent's model may call: the board, threads and documents.
+"""The platform tools an agent's model may call: the board, threads, documents, WORKING.md.
 
 Each tool checks the permission it needs against the agent's role (the table in
 `permissions.py`, as for any principal), runs one unit of work through the domain's own
@@ -6,7 +6,7 @@ service as the agent, and answers the model with a small JSON-able summary. A re
 call raises `ModelRetry` with the reason: the model sees it and may correct itself, and
 pydantic-ai bounds how often (`Agent(retries=...)`).
 
-Not here yet (issue 6): memory, WORKING.md notes, ask-a-human and URL fetching, and the
+Not here yet (issue 6): memory, ask-a-human and URL fetching, and the
 per-call checkpoints that let a killed turn resume without repeating a tool's effect.
 """
 
@@ -39,6 +39,8 @@ from missionctl.documents.schemas import DocumentCreate
 from missionctl.errors import MissionControlError
 from missionctl.permissions import Permission, Role, allowed
 from missionctl.storage import AttachmentStore
+from missionctl.workspace.schemas import WorkingNotesUpdate
+from missionctl.workspace.service import render_working_md, update_notes
 
 T = TypeVar("T")
 
@@ -210,6 +212,27 @@ def read_document(ctx: RunContext[TurnDeps], document_id: str) -> dict[str, Any]
     return {"title": document.title, "content": document.content, "version": document.version}
 
 
+def read_working_md(ctx: RunContext[TurnDeps]) -> dict[str, Any]:
+    """Read WORKING.md: the team's shared state (agents, board, recent activity, notes)."""
+    working = _act(ctx.deps, Permission.BOARD_READ, render_working_md)
+    return {"content": working.content, "notes_version": working.notes_version}
+
+
+def append_working_note(ctx: RunContext[TurnDeps], note: str) -> dict[str, Any]:
+    """Add a line to WORKING.md's shared notes (kept with every earlier version)."""
+    deps = ctx.deps
+
+    def work(session: Session) -> int:
+        current = render_working_md(session)
+        notes = f"{current.notes.rstrip()}\n- {note.strip()}".lstrip()
+        update = WorkingNotesUpdate(
+            notes=notes, author_agent_id=deps.agent_id, expected_version=current.notes_version
+        )
+        return update_notes(session, update, actor=deps.actor).notes_version
+
+    return {"notes_version": _act(deps, Permission.WORKING_MD_WRITE, work)}
+
+
 def platform_tools() -> list[Tool[TurnDeps]]:
     """Every platform tool, for an `Agent(deps_type=TurnDeps, tools=platform_tools())`."""
     functions = (
@@ -220,5 +243,7 @@ def platform_tools() -> list[Tool[TurnDeps]]:
         post_message,
         write_document,
         read_document,
+        read_working_md,
+        append_working_note,
     )
     return [Tool(function, takes_ctx=True) for function in functions]
