@@ -21,9 +21,10 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from missionctl.db import DEFAULT_TENANT_ID
 from missionctl.permissions import Role
-from missionctl.runtime.tools import TurnDeps, platform_tools
+from missionctl.runtime.tools import TurnDeps, host_allowed, platform_tools
 from missionctl.storage import AttachmentStore
 from tests.conftest import Backend
+from tests.models.fake_providers import FakeProvider
 
 
 def scripted(*steps: list[ToolCallPart]) -> tuple[FunctionModel, list[list[Any]]]:
@@ -44,7 +45,11 @@ def scripted(*steps: list[ToolCallPart]) -> tuple[FunctionModel, list[list[Any]]
 
 
 def run(
-    backend: Backend, model: FunctionModel, agent_id: uuid.UUID, role: Role = Role.AGENT
+    backend: Backend,
+    model: FunctionModel,
+    agent_id: uuid.UUID,
+    role: Role = Role.AGENT,
+    fetch_allowed_hosts: tuple[str, ...] = (),
 ) -> str:
     deps = TurnDeps(
         db=backend.db,
@@ -53,6 +58,7 @@ def run(
         store=AttachmentStore(backend.settings.data_dir / "attachments"),
         max_attachment_bytes=1_000_000,
         role=role,
+        fetch_allowed_hosts=fetch_allowed_hosts,
     )
     agent = Agent(model, deps_type=TurnDeps, tools=platform_tools(), retries=2)
     return str(asyncio.run(agent.run("go", deps=deps)).output)
@@ -138,3 +144,24 @@ def test_working_notes_are_read_and_appended_with_every_version_kept(
     assert "- Launch moved to Friday.\n- Legal signed off." in content
     versions = api.get("/state/working-md/versions").json()
     assert len(versions) == 2
+
+
+def test_urls_are_fetched_only_from_allowed_hosts(api: httpx.Client, backend: Backend) -> None:
+    agent = api.post("/agents", json={"name": "scout", "role": "Researcher"}).json()
+    with FakeProvider() as site:
+        allowed = f"{site.base_url}/v1/models"
+        model, seen = scripted(
+            [ToolCallPart("fetch_url", {"url": allowed})],
+            [ToolCallPart("fetch_url", {"url": "http://example.com/secrets"})],
+            [ToolCallPart("fetch_url", {"url": "file:///etc/passwd"})],
+        )
+        run(backend, model, uuid.UUID(agent["agent_id"]), fetch_allowed_hosts=("127.0.0.1",))
+    fetched = seen[1][0].content
+    assert fetched["status"] == 401  # the fake wants a key: the answer comes back as it is
+    assert "error" in fetched["text"]
+    assert "not on the fetch allow-list" in str(seen[2][0].content)
+    assert "not an http(s) URL" in str(seen[3][0].content)
+    assert host_allowed("api.example.com", [".example.com"])
+    assert host_allowed("example.com", [".example.com"])
+    assert not host_allowed("evil-example.com", [".example.com"])
+    assert not host_allowed("example.com.evil.org", ["example.com"])

@@ -6,17 +6,22 @@ service as the agent, and answers the model with a small JSON-able summary. A re
 call raises `ModelRetry` with the reason: the model sees it and may correct itself, and
 pydantic-ai bounds how often (`Agent(retries=...)`).
 
-Not here yet (issue 6): memory, ask-a-human and URL fetching, and the
+`fetch_url` reaches only hosts on `MISSIONCTL_FETCH_ALLOWED_HOSTS` and follows no redirect
+(a redirect could leave the list).
+
+Not here yet (issue 6): memory, ask-a-human, and the
 per-call checkpoints that let a killed turn resume without repeating a tool's effect.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import httpx
 from pydantic_ai import ModelRetry, RunContext, Tool
 from sqlalchemy.orm import Session
 
@@ -56,6 +61,7 @@ class TurnDeps:
     max_attachment_bytes: int
     task_id: uuid.UUID | None = None
     role: Role = Role.AGENT
+    fetch_allowed_hosts: tuple[str, ...] = ()
 
     @property
     def actor(self) -> Actor:
@@ -233,6 +239,40 @@ def append_working_note(ctx: RunContext[TurnDeps], note: str) -> dict[str, Any]:
     return {"notes_version": _act(deps, Permission.WORKING_MD_WRITE, work)}
 
 
+FETCH_TIMEOUT_SECONDS = 10.0
+FETCH_MAX_CHARS = 20_000
+
+
+def host_allowed(host: str, allowed_hosts: Sequence[str]) -> bool:
+    """Whether `host` is on the allow-list (`.example.com` allows example.com's subdomains)."""
+    host = host.lower().rstrip(".")
+    for entry in (a.lower().strip() for a in allowed_hosts):
+        if entry.startswith(".") and (host.endswith(entry) or host == entry[1:]):
+            return True
+        if host == entry:
+            return True
+    return False
+
+
+def fetch_url(ctx: RunContext[TurnDeps], url: str) -> dict[str, Any]:
+    """Fetch a web page or API response (only from the allowed hosts); text, cut to 20,000
+    characters."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ModelRetry(f"not an http(s) URL: {url!r}")
+    if not host_allowed(parsed.hostname, ctx.deps.fetch_allowed_hosts):
+        raise ModelRetry(f"forbidden: {parsed.hostname} is not on the fetch allow-list")
+    try:
+        reply = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise ModelRetry(f"fetch failed: {exc!r}") from exc
+    return {
+        "status": reply.status_code,
+        "content_type": reply.headers.get("content-type", ""),
+        "text": reply.text[:FETCH_MAX_CHARS],
+    }
+
+
 def platform_tools() -> list[Tool[TurnDeps]]:
     """Every platform tool, for an `Agent(deps_type=TurnDeps, tools=platform_tools())`."""
     functions = (
@@ -245,5 +285,6 @@ def platform_tools() -> list[Tool[TurnDeps]]:
         read_document,
         read_working_md,
         append_working_note,
+        fetch_url,
     )
     return [Tool(function, takes_ctx=True) for function in functions]
