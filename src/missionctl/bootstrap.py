@@ -41,6 +41,7 @@ from missionctl.engine.worker import Worker, WorkerConfig
 from missionctl.errors import InvalidInput
 from missionctl.identity.schemas import UserCreate
 from missionctl.identity.service import create_user, has_users
+from missionctl.memory import service as _memory  # noqa: F401 - registers the task-done lesson
 from missionctl.models.bundle import apply_bundle, parse_bundle
 from missionctl.models.ledger import purge_old_windows, release_expired_holds
 from missionctl.models.metering import purge_expired_cache

@@ -42,6 +42,7 @@ class Permission(StrEnum):
     MODELS_MANAGE = "models:manage"
     MODELS_USE = "models:use"
     BUDGETS_MANAGE = "budgets:manage"
+    MEMORY_WRITE = "memory:write"
 
 
 R = Role
@@ -70,6 +71,7 @@ TABLE: dict[Permission, frozenset[Role]] = {
     Permission.MODELS_MANAGE: BUILDERS,
     Permission.MODELS_USE: WORKERS,
     Permission.BUDGETS_MANAGE: BUILDERS,
+    Permission.MEMORY_WRITE: WORKERS,
 }
 
 # Which events a principal may see, by type prefix; everything else needs BOARD_READ.

@@ -16,6 +16,7 @@ from missionctl.identity.models import (
     TenantRow,
     UserRow,
 )
+from missionctl.memory.models import MemoryRow
 from missionctl.models.models import (
     BudgetHoldRow,
     BudgetLedgerRow,
@@ -48,6 +49,7 @@ __all__ = [
     "JobRow",
     "JobStepRow",
     "MembershipRow",
+    "MemoryRow",
     "MessageRow",
     "NotificationRow",
     "PolicyRow",

@@ -12,6 +12,31 @@ from sqlalchemy import Engine
 
 HERE = Path(__file__).parent
 
+# Full-text search structures made by hand in 0009 and not mapped by the models: SQLite's FTS5
+# table (with its shadow tables), PostgreSQL's generated tsvector column and its GIN index.
+UNMAPPED_TABLE_PREFIX = "memories_fts"
+UNMAPPED_COLUMNS = frozenset({("memories", "search_vector")})
+UNMAPPED_INDEXES = frozenset({"ix_memories_search"})
+
+
+def is_unmapped_table(name: str) -> bool:
+    """True for tables the migrations make on purpose without a model (full-text indexes)."""
+    return name == UNMAPPED_TABLE_PREFIX or name.startswith(f"{UNMAPPED_TABLE_PREFIX}_")
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, _reflected: bool, _compare_to: object
+) -> bool:
+    """Alembic's `include_object` hook: autogenerate ignores the unmapped full-text objects."""
+    if type_ == "table":
+        return not is_unmapped_table(name or "")
+    if type_ == "column":
+        table = getattr(getattr(obj, "table", None), "name", "")
+        return (table, name) not in UNMAPPED_COLUMNS
+    if type_ == "index":
+        return name not in UNMAPPED_INDEXES
+    return True
+
 
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at our scripts and the given database."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from missionctl.migrations import include_object
 from missionctl.tables import metadata
 
 config = context.config
@@ -27,6 +28,7 @@ def _migrate(connection: object) -> None:
         target_metadata=metadata,
         render_as_batch=True,  # SQLite needs table rebuilds for most ALTERs
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

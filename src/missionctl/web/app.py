@@ -37,6 +37,7 @@ from missionctl.identity.api import keys as api_keys_router
 from missionctl.identity.api import people as people_router
 from missionctl.identity.api import router as auth_router
 from missionctl.identity.oidc import OidcClient, OidcConfig
+from missionctl.memory.api import router as memory_router
 from missionctl.models.api import router as models_router
 from missionctl.models.gateway import Gateway, GatewayOptions
 from missionctl.permissions import Permission
@@ -237,6 +238,7 @@ def create_app(
         documents_router,
         activities_router,
         workspace_router,
+        memory_router,
         auth_router,
         api_keys_router,
         people_router,

@@ -1,0 +1,1 @@
+"""Agent memory: what agents learned, per agent and shared per tenant, found by full-text search."""

@@ -1,0 +1,155 @@
+"""Full-text retrieval of memories: the one module where SQLite and PostgreSQL differ.
+
+SQLite matches against the FTS5 table `memories_fts` (title, content and tags; porter stemming)
+and scores with `bm25()`; PostgreSQL matches the generated `search_vector` column (title and
+tags weighted A, content B; English stemming) and scores with `ts_rank()` per term, weighted by
+the term's inverse document frequency among the memories searched (as bm25 does). Either way the
+database returns its best `CANDIDATES` matches among the memories the caller may see, and
+`rank` orders them in Python with one formula:
+
+    score = relevance * (0.5 + 0.5 * 2 ** (-age_days / 30)) * (0.8 + 0.1 * importance)
+
+`relevance` is the database's raw score divided by the best one among the candidates (so it is
+in (0, 1] and the two dialects' scales agree); age is counted from the memory's last save, with
+a half-life of 30 days, and never takes more than half a score away (an old exact match still
+beats a fresh vague one); importance 1…5 weighs 0.9…1.3.
+
+User text never reaches either query language as syntax: `search_terms` keeps words only
+(letters and digits), and each word is quoted as a literal term; the terms are OR-ed for recall.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    ScalarSelect,
+    String,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+)
+from sqlalchemy.orm import Session
+
+from missionctl.db import tenant_of
+from missionctl.memory.models import MemoryRow
+from missionctl.models.offline_text import STOPWORDS
+
+CANDIDATES = 50
+MAX_TERMS = 32
+MAX_TERM_CHARS = 64
+HALF_LIFE_DAYS = 30.0
+_WORD = re.compile(r"[^\W_]+")
+# bm25 column weights, in the FTS5 table's column order: title, content, tags.
+_BM25_WEIGHTS = "3.0, 1.0, 2.0"
+_FTS = table("memories_fts", column("rowid"))
+_FTS_TABLE: ColumnElement[Any] = literal_column("memories_fts")
+_VECTOR: ColumnElement[Any] = literal_column("memories.search_vector")
+
+
+def search_terms(text: str) -> list[str]:
+    """The distinct words of `text`, lowercased, without stop words: at most 32 of 64 chars."""
+    terms: list[str] = []
+    for match in _WORD.finditer(text.lower()):
+        word = match.group()[:MAX_TERM_CHARS]
+        if word not in STOPWORDS and word not in terms:
+            terms.append(word)
+            if len(terms) == MAX_TERMS:
+                break
+    return terms
+
+
+def fts5_query(terms: Sequence[str]) -> str:
+    """An FTS5 MATCH expression: each term a quoted string, OR-ed."""
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def tsquery_text(terms: Sequence[str]) -> str:
+    """A `to_tsquery` expression: each term a quoted lexeme, OR-ed."""
+    return " | ".join("'" + term.replace("\\", "\\\\").replace("'", "''") + "'" for term in terms)
+
+
+def score(relevance: float, age_days: float, importance: int) -> float:
+    """The ranking formula of the module docstring (relevance already normalised to (0, 1])."""
+    recency = 0.5 + 0.5 * math.pow(2.0, -max(age_days, 0.0) / HALF_LIFE_DAYS)
+    return relevance * recency * (0.8 + 0.1 * importance)
+
+
+def rank(
+    matches: Sequence[tuple[MemoryRow, float]], now: datetime
+) -> list[tuple[MemoryRow, float]]:
+    """Text matches (row, raw relevance: higher is better) ordered by `score`, best first."""
+    best = max((raw for _row, raw in matches), default=0.0)
+    scored = []
+    for row, raw in matches:
+        relevance = raw / best if best > 0 else 1.0
+        age_days = (now - row.updated_at).total_seconds() / 86_400
+        scored.append((row, score(relevance, age_days, row.importance)))
+    scored.sort(key=lambda hit: (hit[1], hit[0].updated_at, hit[0].memory_id), reverse=True)
+    return scored
+
+
+def idf(total: int, found: int) -> float:
+    """Inverse document frequency (Lucene's, always positive): rarer terms weigh more."""
+    return math.log(1.0 + (total - found + 0.5) / (found + 0.5))
+
+
+def _tsquery(text: str) -> ColumnElement[Any]:
+    return func.to_tsquery(literal_column("'english'::regconfig"), literal(text, String))
+
+
+def _postgres_relevance(
+    session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]]
+) -> ColumnElement[float]:
+    """The sum of idf(term) * ts_rank(term): ts_rank alone knows nothing of how rare a term is."""
+    vector = _VECTOR
+
+    def count(*conditions: ColumnElement[bool]) -> ScalarSelect[int]:
+        return (
+            select(func.count()).select_from(MemoryRow).where(*where, *conditions).scalar_subquery()
+        )
+
+    queries = [_tsquery(tsquery_text([term])) for term in terms]
+    total, *found = session.execute(
+        select(count(), *(count(vector.op("@@")(query)) for query in queries))
+    ).one()
+    weighted = [
+        literal(idf(total, n), Float) * func.ts_rank(vector, query)
+        for n, query in zip(found, queries, strict=True)
+    ]
+    return sum(weighted[1:], weighted[0])
+
+
+def text_matches(
+    session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]]
+) -> list[tuple[MemoryRow, float]]:
+    """The best `CANDIDATES` memories matching any term (and `where`), with raw relevance."""
+    if not terms:
+        return []
+    # The session scopes ORM queries to its tenant anyway; said again because scores and
+    # counts (document frequencies) must never be computed over another tenant's memories.
+    where = [MemoryRow.tenant_id == tenant_of(session), *where]
+    if session.get_bind().dialect.name == "postgresql":
+        relevance = _postgres_relevance(session, terms, where).label("relevance")
+        matched = _VECTOR.op("@@")(_tsquery(tsquery_text(terms)))
+        statement = select(MemoryRow, relevance).where(matched)
+    else:
+        # bm25() is lower for better matches; negated, higher is better as for ts_rank.
+        relevance = (-func.bm25(_FTS_TABLE, literal_column(_BM25_WEIGHTS))).label("relevance")
+        statement = (
+            select(MemoryRow, relevance)
+            .join(_FTS, _FTS.c.rowid == literal_column("memories.rowid"))
+            .where(_FTS_TABLE.op("MATCH")(literal(fts5_query(terms), String)))
+        )
+    ordered = statement.where(*where).order_by(relevance.desc(), MemoryRow.memory_id.desc())
+    rows = session.execute(ordered.limit(CANDIDATES)).all()
+    return [(row, float(raw or 0.0)) for row, raw in rows]
