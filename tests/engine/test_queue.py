@@ -250,6 +250,7 @@ def test_stop_lets_running_jobs_finish_within_the_grace_period(
     job_id = enqueue(engine_db, "test.slow", {"seconds": 0.3})
     worker = run_worker(concurrency=1)
     settles(engine_db, job_id, S.RUNNING)
+    wait_until(lambda: worker.executing == 1)  # claimed is not yet started; that one is released
     assert worker.stop(grace_seconds=10) == 0
     assert job_status(engine_db, job_id) == "succeeded"
 

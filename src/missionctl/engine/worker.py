@@ -138,6 +138,12 @@ class Worker:
         log.info("worker_started", worker_id=self.worker_id, kinds=len(self._names))
         return self
 
+    @property
+    def executing(self) -> int:
+        """How many claimed jobs an executor thread has started (claimed-but-waiting excluded)."""
+        with self._lock:
+            return len(self._contexts)
+
     def _spawn(self, target: object, name: str) -> None:
         # Daemon threads: a handler stuck past shutdown must not keep the process alive.
         thread = threading.Thread(target=target, name=f"worker-{name}", daemon=True)  # type: ignore[arg-type]
