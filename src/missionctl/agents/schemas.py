@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from missionctl.common import PageLimit, QueryModel, Schema
+from missionctl.common import MAX_DB_INT, ActorKind, PageLimit, QueryModel, Schema
 
 AGENT_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
@@ -100,6 +100,7 @@ class Agent(BaseModel):
     session_key: str = Field(description="Stable session key.")
     last_heartbeat_at: datetime | None = Field(description="Last heartbeat (UTC), if any.")
     current_task_id: uuid.UUID | None = Field(description="Task the agent is working on.")
+    version: int = Field(description="Number of the current definition, from 1.")
     created_at: datetime = Field(description="Creation time (UTC).")
     updated_at: datetime = Field(description="Last change (UTC).")
 
@@ -113,3 +114,55 @@ class AgentFilter(QueryModel):
     )
     limit: PageLimit = Field(default=50, description="Page size (max 200).")
     cursor: str | None = Field(default=None, max_length=64, description="From `next_cursor`.")
+
+
+class AgentVersion(BaseModel):
+    """One definition of an agent, as it was saved; versions are never changed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    agent_id: uuid.UUID = Field(description="The agent.")
+    version: int = Field(description="Version number, from 1.")
+    name: str = Field(description="Name at that version.")
+    role: str = Field(description="Job title at that version.")
+    capabilities: list[str] = Field(description="Capabilities at that version.")
+    instructions: str = Field(description="Standing instructions at that version.")
+    model: str = Field(description="Model or policy alias at that version.")
+    heartbeat_interval_seconds: int = Field(description="Wake-up interval at that version.")
+    created_by_kind: ActorKind = Field(description="Who saved it: user, agent or system.")
+    created_by_agent_id: uuid.UUID | None = Field(description="Saving agent, if an agent.")
+    created_by_user_id: uuid.UUID | None = Field(description="Saving user, if known.")
+    note: str | None = Field(description="Why it was saved, e.g. `rollback to v2`.")
+    created_at: datetime = Field(description="When it was saved (UTC).")
+
+
+class AgentRollback(Schema):
+    """Which earlier definition to bring back (as a new version)."""
+
+    version: int = Field(ge=1, le=MAX_DB_INT, description="The version to roll back to.")
+
+
+DefinitionValue = str | int | list[str]
+
+
+class AgentFieldChange(BaseModel):
+    """How one definition field differs between two versions."""
+
+    old: DefinitionValue = Field(description="Value in the `from` version.")
+    new: DefinitionValue = Field(description="Value in the `to` version.")
+    unified_diff: str | None = Field(
+        default=None,
+        description="For `instructions`: a unified diff of the text, line by line.",
+    )
+
+
+class AgentVersionDiff(BaseModel):
+    """What changed in an agent's definition from one version to another."""
+
+    agent_id: uuid.UUID = Field(description="The agent.")
+    from_version: int = Field(description="The version compared from.")
+    to_version: int = Field(description="The version compared to.")
+    changes: dict[str, AgentFieldChange] = Field(
+        description="Changed definition fields by name, in definition order; empty when the "
+        "two versions define the same agent."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -9,10 +10,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from missionctl.agents.models import AgentRow
-from missionctl.agents.schemas import Agent, AgentCreate, AgentFilter, AgentStatus, AgentUpdate
+from missionctl.agents.models import AgentRow, AgentVersionRow
+from missionctl.agents.schemas import (
+    Agent,
+    AgentCreate,
+    AgentFieldChange,
+    AgentFilter,
+    AgentStatus,
+    AgentUpdate,
+    AgentVersion,
+    AgentVersionDiff,
+)
 from missionctl.audit.service import record_audit
-from missionctl.common import Actor, Page, Quotas, decode_uuid_cursor, split_page
+from missionctl.common import MAX_DB_INT, Actor, Page, Quotas, decode_uuid_cursor, split_page
 from missionctl.db import utcnow
 from missionctl.engine.service import enqueue
 from missionctl.errors import AlreadyExists, InvalidInput, NotFound, QuotaExceeded
@@ -20,9 +30,30 @@ from missionctl.events.service import record_event
 
 HEARTBEAT_JOB = "agent.heartbeat"
 HEARTBEAT_BATCH = 500
+# What a version captures; status, heartbeats and the current task are live state, not definition.
+DEFINITION_FIELDS = (
+    "name",
+    "role",
+    "capabilities",
+    "instructions",
+    "model",
+    "heartbeat_interval_seconds",
+)
 
 
-def _row(session: Session, agent_id: uuid.UUID) -> AgentRow:
+def _row(session: Session, agent_id: uuid.UUID, *, for_update: bool = False) -> AgentRow:
+    if for_update:
+        # Versions are numbered from the agent's row: concurrent writers take turns.
+        query = (
+            select(AgentRow)
+            .where(AgentRow.agent_id == agent_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        locked = session.scalar(query)
+        if locked is None:
+            raise NotFound("agent", agent_id)
+        return locked
     row = session.get(AgentRow, agent_id)
     # session.get bypasses query criteria when the row is already in the identity map.
     if row is None or row.tenant_id != session.info.get("tenant_id"):
@@ -30,9 +61,13 @@ def _row(session: Session, agent_id: uuid.UUID) -> AgentRow:
     return row
 
 
-def _ensure_name_free(session: Session, name: str, *, except_id: uuid.UUID | None = None) -> None:
+def _name_taken(session: Session, name: str, except_id: uuid.UUID | None = None) -> bool:
     clash = session.scalar(select(AgentRow.agent_id).where(AgentRow.name == name))
-    if clash is not None and clash != except_id:
+    return clash is not None and clash != except_id
+
+
+def _ensure_name_free(session: Session, name: str, *, except_id: uuid.UUID | None = None) -> None:
+    if _name_taken(session, name, except_id):
         raise AlreadyExists(f"an agent named {name!r} already exists", field="name")
 
 
@@ -48,6 +83,29 @@ def _audit(
         subject_id=row.agent_id,
         details=details,
     )
+
+
+def _definition(row: AgentRow | AgentVersionRow) -> dict[str, object]:
+    """The definition fields of an agent or a version (lists copied, never shared)."""
+    values = {field: getattr(row, field) for field in DEFINITION_FIELDS}
+    values["capabilities"] = list(row.capabilities)
+    return values
+
+
+def _save_version(session: Session, row: AgentRow, actor: Actor, note: str | None = None) -> None:
+    """Write the row's current definition as version `row.version`."""
+    session.add(
+        AgentVersionRow(
+            agent_id=row.agent_id,
+            version=row.version,
+            **_definition(row),
+            created_by_kind=actor.kind.value,
+            created_by_agent_id=actor.agent_id,
+            created_by_user_id=actor.user_id,
+            note=note,
+        )
+    )
+    session.flush()
 
 
 def create_agent(
@@ -71,9 +129,11 @@ def create_agent(
         model=data.model,
         heartbeat_interval_seconds=data.heartbeat_interval_seconds,
         session_key=session_key,
+        version=1,
     )
     session.add(row)
     session.flush()
+    _save_version(session, row, actor)
     _audit(session, "agent.created", actor, row, {"name": row.name, "role": row.role})
     record_event(
         session,
@@ -165,30 +225,38 @@ def require_agents(session: Session, agent_ids: Iterable[uuid.UUID]) -> list[Age
 def update_agent(
     session: Session, agent_id: uuid.UUID, data: AgentUpdate, *, actor: Actor
 ) -> Agent:
-    """Change an agent's definition or status."""
-    row = _row(session, agent_id)
+    """Change an agent's definition or status; a changed definition is saved as a new version."""
+    row = _row(session, agent_id, for_update=True)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "name" in changes and changes["name"] != row.name:
         _ensure_name_free(session, changes["name"], except_id=agent_id)
     if "capabilities" in changes:
         changes["capabilities"] = list(dict.fromkeys(changes["capabilities"]))
     changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+    if not changed:
+        return Agent.model_validate(row)
     for key, value in changed.items():
         setattr(row, key, value.value if isinstance(value, AgentStatus) else value)
-    if changed:
-        session.flush()
-        _audit(session, "agent.updated", actor, row, {"changed": sorted(changed)})
-        event_type = "agent.status_changed" if set(changed) == {"status"} else "agent.updated"
-        record_event(
-            session,
-            event_type,
-            actor=actor,
-            subject_kind="agent",
-            subject_id=agent_id,
-            agent_id=agent_id,
-            summary=f"Agent {row.name} updated: {', '.join(sorted(changed))}",
-            payload={"changed": sorted(changed), "name": row.name, "status": row.status},
-        )
+    if changed.keys() & set(DEFINITION_FIELDS):
+        row.version += 1
+        _save_version(session, row, actor)
+    session.flush()
+    _audit(session, "agent.updated", actor, row, {"changed": sorted(changed)})
+    record_event(
+        session,
+        "agent.status_changed" if set(changed) == {"status"} else "agent.updated",
+        actor=actor,
+        subject_kind="agent",
+        subject_id=agent_id,
+        agent_id=agent_id,
+        summary=f"Agent {row.name} updated: {', '.join(sorted(changed))}",
+        payload={
+            "changed": sorted(changed),
+            "name": row.name,
+            "status": row.status,
+            "version": row.version,
+        },
+    )
     return Agent.model_validate(row)
 
 
@@ -209,6 +277,111 @@ def delete_agent(session: Session, agent_id: uuid.UUID, *, actor: Actor) -> None
         summary=f"Agent {name} was removed",
         payload={"name": name},
     )
+
+
+def _version_row(session: Session, agent_id: uuid.UUID, version: int) -> AgentVersionRow:
+    # Numbers no column can hold are simply not there (and must not reach the driver).
+    row = None
+    if 1 <= version <= MAX_DB_INT:
+        row = session.scalar(
+            select(AgentVersionRow).where(
+                AgentVersionRow.agent_id == agent_id, AgentVersionRow.version == version
+            )
+        )
+    if row is None:
+        raise NotFound("agent version", f"{agent_id}@{version}")
+    return row
+
+
+def list_agent_versions(session: Session, agent_id: uuid.UUID) -> list[AgentVersion]:
+    """Every saved definition of an agent, newest first."""
+    _row(session, agent_id)
+    rows = session.scalars(
+        select(AgentVersionRow)
+        .where(AgentVersionRow.agent_id == agent_id)
+        .order_by(AgentVersionRow.version.desc())
+    )
+    return [AgentVersion.model_validate(row) for row in rows]
+
+
+def get_agent_version(session: Session, agent_id: uuid.UUID, version: int) -> AgentVersion:
+    """One saved definition of an agent, or `NotFound`."""
+    _row(session, agent_id)
+    return AgentVersion.model_validate(_version_row(session, agent_id, version))
+
+
+def diff_agent_versions(
+    session: Session, agent_id: uuid.UUID, from_version: int, to_version: int
+) -> AgentVersionDiff:
+    """The definition fields that differ between two versions, old and new values."""
+    _row(session, agent_id)
+    old = _version_row(session, agent_id, from_version)
+    new = _version_row(session, agent_id, to_version)
+    changes: dict[str, AgentFieldChange] = {}
+    for field in DEFINITION_FIELDS:
+        before, after = getattr(old, field), getattr(new, field)
+        if before == after:
+            continue
+        text_diff = None
+        if field == "instructions":
+            text_diff = _unified_diff(before, after, from_version, to_version)
+        changes[field] = AgentFieldChange(old=before, new=after, unified_diff=text_diff)
+    return AgentVersionDiff(
+        agent_id=agent_id, from_version=from_version, to_version=to_version, changes=changes
+    )
+
+
+def _unified_diff(before: str, after: str, from_version: int, to_version: int) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(),
+        after.splitlines(),
+        fromfile=f"v{from_version}/instructions",
+        tofile=f"v{to_version}/instructions",
+        lineterm="",
+    )
+    text = "\n".join(lines)
+    return f"{text}\n" if text else ""
+
+
+def rollback_agent(session: Session, agent_id: uuid.UUID, version: int, *, actor: Actor) -> Agent:
+    """Bring back an earlier definition as a new version (history is never rewritten).
+
+    Rolling back to the definition the agent already has changes nothing. A name that another
+    agent took since is refused with `AlreadyExists`.
+    """
+    row = _row(session, agent_id, for_update=True)
+    target = _version_row(session, agent_id, version)
+    definition = _definition(target)
+    if definition == _definition(row):
+        return Agent.model_validate(row)
+    if target.name != row.name and _name_taken(session, target.name, agent_id):
+        raise AlreadyExists(
+            f"cannot roll back to version {version}: its name {target.name!r} now belongs to "
+            "another agent; rename that agent first",
+            field="name",
+        )
+    previous = row.version
+    for field, value in definition.items():
+        setattr(row, field, value)
+    row.version += 1
+    _save_version(session, row, actor, note=f"rollback to v{version}")
+    details: dict[str, object] = {
+        "from_version": previous,
+        "to_version": version,
+        "version": row.version,
+    }
+    _audit(session, "agent.rolled_back", actor, row, details)
+    record_event(
+        session,
+        "agent.rolled_back",
+        actor=actor,
+        subject_kind="agent",
+        subject_id=agent_id,
+        agent_id=agent_id,
+        summary=f"Agent {row.name} rolled back to version {version} (now version {row.version})",
+        payload={"name": row.name, **details},
+    )
+    return Agent.model_validate(row)
 
 
 def record_heartbeat(
