@@ -46,6 +46,7 @@ from missionctl.models.bundle import apply_bundle, parse_bundle
 from missionctl.models.ledger import purge_old_windows, release_expired_holds
 from missionctl.models.metering import purge_expired_cache
 from missionctl.permissions import Role
+from missionctl.runtime import orchestration as _orchestration  # noqa: F401 - event reactions
 from missionctl.sealing import Sealer
 from missionctl.settings import Settings, ensure_data_dir, ensure_secret_key
 from missionctl.webhooks.service import purge_deliveries
@@ -181,7 +182,7 @@ def seed_demo(db: Database) -> bool:
 
 
 # Mission Control's own job kinds, registered like any plugin's (see engine/registry.py).
-BUILTIN_PLUGINS = ("missionctl.workspace.jobs", "missionctl.board.jobs", "missionctl.webhooks.jobs")
+BUILTIN_PLUGINS = ("missionctl.runtime.jobs", "missionctl.board.jobs", "missionctl.webhooks.jobs")
 
 
 def build_registry(settings: Settings) -> JobRegistry:

@@ -43,6 +43,7 @@ class Permission(StrEnum):
     MODELS_USE = "models:use"
     BUDGETS_MANAGE = "budgets:manage"
     MEMORY_WRITE = "memory:write"
+    QUESTIONS_ANSWER = "questions:answer"
 
 
 R = Role
@@ -72,6 +73,8 @@ TABLE: dict[Permission, frozenset[Role]] = {
     Permission.MODELS_USE: WORKERS,
     Permission.BUDGETS_MANAGE: BUILDERS,
     Permission.MEMORY_WRITE: WORKERS,
+    # People answer agents' questions; an agent may not answer its own (or another's).
+    Permission.QUESTIONS_ANSWER: frozenset({R.ADMIN, R.DEVELOPER, R.OPERATOR}),
 }
 
 # Which events a principal may see, by type prefix; everything else needs BOARD_READ.

@@ -171,6 +171,27 @@ class Settings(BaseSettings):
         description="Heartbeats of its assignee without progress after which an open task is "
         "escalated to people as stalled.",
     )
+    agent_capacity: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=5,
+        description="Open tasks (assigned, in progress, in review) an agent holds at most; "
+        "assignment in code never gives it more.",
+    )
+    agent_max_steps: Annotated[int, Field(ge=1, le=200)] = Field(
+        default=12,
+        description="Model requests one agent turn may make before it is stopped and escalated.",
+    )
+    agent_context_tokens: Annotated[int, Field(ge=500, le=2_000_000)] = Field(
+        default=6000,
+        description="Token budget of a turn's context (older thread messages are summarised).",
+    )
+    review_max_rounds: Annotated[int, Field(ge=1, le=20)] = Field(
+        default=3,
+        description="Times a reviewer may return a task before it is escalated to a person.",
+    )
+    auto_approve_agents: bool = Field(
+        default=False,
+        description="Create the agents the orchestrator proposes without waiting for a person.",
+    )
     models_file: Path | None = Field(
         default=None,
         description="A YAML catalog of model deployments, policies and budgets applied to the "

@@ -1,9 +1,9 @@
 """Every table of Mission Control, imported in one place for Alembic and `create_all` in tests."""
 
-from missionctl.agents.models import AgentRow
+from missionctl.agents.models import AgentRow, AgentVersionRow
 from missionctl.audit.models import AuditRow
 from missionctl.board.models import TaskAssigneeRow, TaskDependencyRow, TaskRow
-from missionctl.comms.models import AttachmentRow, MessageRow, NotificationRow
+from missionctl.comms.models import AttachmentRow, MessageRow, NotificationRow, QuestionRow
 from missionctl.db import Base
 from missionctl.documents.models import DocumentRow, DocumentVersionRow
 from missionctl.engine.models import JobRow, JobStepRow, ScheduleRow, WorkerRow
@@ -27,13 +27,17 @@ from missionctl.models.models import (
     ResponseCacheRow,
     UsageRow,
 )
+from missionctl.runtime.models import AgentProposalRow, AgentTurnRow, TaskReviewRow
 from missionctl.webhooks.models import DeliveryRow, WebhookRow
 from missionctl.workspace.models import WorkingNotesRow
 
 metadata = Base.metadata
 
 __all__ = [
+    "AgentProposalRow",
     "AgentRow",
+    "AgentTurnRow",
+    "AgentVersionRow",
     "ApiKeyRow",
     "AttachmentRow",
     "AuditRow",
@@ -53,12 +57,14 @@ __all__ = [
     "MessageRow",
     "NotificationRow",
     "PolicyRow",
+    "QuestionRow",
     "RateWindowRow",
     "RefreshTokenRow",
     "ResponseCacheRow",
     "ScheduleRow",
     "TaskAssigneeRow",
     "TaskDependencyRow",
+    "TaskReviewRow",
     "TaskRow",
     "TenantRow",
     "UsageRow",

@@ -11,6 +11,7 @@ import re
 import signal
 import stat
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,11 +182,15 @@ def test_up_seeds_the_demo_team_once(fresh: Cli, start_up: StartUp) -> None:
     agents = items(first, "/agents")
     assert {a["name"] for a in agents} == DEMO_TEAM
     assert len(agents) == 4
-    tasks = items(first, "/tasks")
-    assert len(tasks) == 1
-    assert tasks[0]["is_goal"] is True
-    assert tasks[0]["status"] == "inbox"
-    assert items(first, "/tasks", is_goal="true") == tasks
+    goals = items(first, "/tasks", is_goal="true")
+    assert len(goals) == 1
+    # The demo team takes the demo goal at once: planned into subtasks, worked, reviewed, done.
+    deadline = time.monotonic() + 60
+    while items(first, "/tasks", is_goal="true")[0]["status"] != "done":
+        assert time.monotonic() < deadline, items(first, "/tasks")
+        time.sleep(0.2)
+    subtasks = items(first, "/tasks", parent_task_id=goals[0]["task_id"])
+    assert len(subtasks) >= 3 and all(t["status"] == "done" for t in subtasks)
 
     working_md = fresh.data_dir / "WORKING.md"
     assert "@orchestrator" in working_md.read_text()
@@ -204,7 +209,7 @@ def test_up_seeds_the_demo_team_once(fresh: Cli, start_up: StartUp) -> None:
     second = start_up(fresh)
     again = items(second, "/agents")
     assert sorted(a["agent_id"] for a in again) == sorted(a["agent_id"] for a in agents)
-    assert [t["task_id"] for t in items(second, "/tasks")] == [tasks[0]["task_id"]]
+    assert [t["task_id"] for t in items(second, "/tasks", is_goal="true")] == [goals[0]["task_id"]]
     assert key_file.read_text() == key  # the key survives restarts
     assert second.stop() in GRACEFUL_EXIT
     assert "Seeded" not in second.output()

@@ -14,6 +14,7 @@ from missionctl.bootstrap import build_registry
 from missionctl.db import Database
 from missionctl.engine.registry import JobRegistry
 from missionctl.engine.worker import Worker, WorkerConfig
+from missionctl.runtime.service import TURN_JOB
 from tests.conftest import Backend, reset
 from tests.engine.plugin import EFFECTS_DDL
 
@@ -51,6 +52,8 @@ def run_worker(backend: Backend, engine_db: Database, registry: JobRegistry) -> 
 
     def start(**config: Any) -> Worker:
         config.setdefault("poll_seconds", 0.2)
+        # Agents' turns are left out unless asked for (they are tested in tests/runtime).
+        config.setdefault("kinds", tuple(k for k in registry.names() if k != TURN_JOB))
         worker = Worker(engine_db, registry, backend.settings, WorkerConfig(**config))
         started.append(worker.start())
         return worker

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from missionctl.bootstrap import build_registry
 from missionctl.engine.registry import JobRegistry
 from missionctl.engine.worker import Worker, WorkerConfig
+from missionctl.runtime.service import TURN_JOB
 from missionctl.settings import Settings
 from missionctl.web.app import create_app
 from tests.conftest import Backend, ServerThread, bound_socket
@@ -177,7 +178,10 @@ def run_worker(
 
     def start(settings: Settings | None = None, **overrides: Any) -> Worker:
         chosen = (settings or permissive_settings).model_copy(update=overrides)
-        worker = Worker(backend.db, registry, chosen, WorkerConfig(concurrency=2, poll_seconds=0.1))
+        # Agents' turns are left out: here they would add events of their own (tests/runtime).
+        kinds = tuple(name for name in registry.names() if name != TURN_JOB)
+        config = WorkerConfig(concurrency=2, poll_seconds=0.1, kinds=kinds)
+        worker = Worker(backend.db, registry, chosen, config)
         started.append(worker.start())
         return worker
 

@@ -180,6 +180,57 @@ def open_tasks_for_agent(session: Session, agent_id: uuid.UUID, limit: int = 50)
     return sorted(_assemble(session, rows), key=lambda task: order[task.priority.value])
 
 
+def open_task_counts(session: Session) -> dict[uuid.UUID, int]:
+    """How many open (assigned, in progress, in review) tasks each agent holds."""
+    rows = session.execute(
+        select(TaskAssigneeRow.agent_id, func.count())
+        .join(TaskRow, TaskRow.task_id == TaskAssigneeRow.task_id)
+        .where(TaskRow.status.in_([s.value for s in OPEN_STATUSES]))
+        .group_by(TaskAssigneeRow.agent_id)
+    )
+    return {uuid.UUID(str(agent_id)): int(count) for agent_id, count in rows}
+
+
+def unassigned_inbox_tasks(session: Session, limit: int = 200) -> list[Task]:
+    """Tasks in the inbox with nobody assigned, oldest first (goals included)."""
+    rows = session.execute(
+        select(*RAW_TASK_COLUMNS)
+        .where(TaskRow.status == TaskStatus.INBOX.value)
+        .where(~exists().where(TaskAssigneeRow.task_id == TaskRow.task_id))
+        .order_by(TaskRow.task_id)
+        .limit(limit)
+    ).all()
+    return _assemble(session, rows)
+
+
+def dependents_of(session: Session, task_id: uuid.UUID) -> list[Task]:
+    """The tasks that wait for `task_id` to be done."""
+    rows = session.execute(
+        select(*RAW_TASK_COLUMNS)
+        .join(TaskDependencyRow, TaskDependencyRow.task_id == TaskRow.task_id)
+        .where(TaskDependencyRow.depends_on_task_id == task_id)
+        .order_by(TaskRow.task_id)
+    ).all()
+    return _assemble(session, rows)
+
+
+def subtasks_of(session: Session, task_id: uuid.UUID) -> list[Task]:
+    """A task's subtasks, oldest first."""
+    rows = session.execute(
+        select(*RAW_TASK_COLUMNS).where(TaskRow.parent_task_id == task_id).order_by(TaskRow.task_id)
+    ).all()
+    return _assemble(session, rows)
+
+
+def tasks_by_id(session: Session, task_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Task]:
+    """The tasks among `task_ids` that exist."""
+    wanted = list(dict.fromkeys(task_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(*RAW_TASK_COLUMNS).where(TaskRow.task_id.in_(wanted))).all()
+    return {task.task_id: task for task in _assemble(session, rows)}
+
+
 def _acting(session: Session, actor: Actor, agent_id: uuid.UUID | None) -> Actor:
     """The actor of a change: the agent named in the request, if any, else the caller."""
     if agent_id is None:
@@ -412,6 +463,23 @@ def assign_task(session: Session, task_id: uuid.UUID, data: TaskAssign, *, actor
     elif not wanted and status is TaskStatus.ASSIGNED:
         _set_status(session, row, TaskStatus.INBOX, actor, None)
     return get_task(session, task_id)
+
+
+def claim_task(
+    session: Session, task_id: uuid.UUID, agent_id: uuid.UUID, *, by: uuid.UUID | None = None
+) -> Task | None:
+    """Assign an unassigned task to `agent_id` (by agent `by`, default itself); None if
+    someone holds it by now.
+
+    The task row is locked first, so two agents claiming at once cannot both win.
+    """
+    _row(session, task_id, for_update=True)
+    taken = session.scalar(select(exists().where(TaskAssigneeRow.task_id == task_id)))
+    if taken:
+        return None
+    by = by or agent_id
+    data = TaskAssign(agent_ids=[agent_id], by_agent_id=by)
+    return assign_task(session, task_id, data, actor=Actor.agent(by))
 
 
 def update_task(session: Session, task_id: uuid.UUID, data: TaskUpdate, *, actor: Actor) -> Task:

@@ -15,6 +15,7 @@ from missionctl.cli import (
     audit_cmd,
     db_cmd,
     engine_cmd,
+    goal_cmd,
     jobs_cmd,
     models_cmd,
     serve_cmd,
@@ -44,7 +45,7 @@ app.command("up")(serve_cmd.up)
 app.command("api")(serve_cmd.api)
 app.command("worker")(engine_cmd.worker)
 app.command("scheduler")(engine_cmd.scheduler)
-app.command("goal")(tasks_cmd.goal)
+app.command("goal")(goal_cmd.goal)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

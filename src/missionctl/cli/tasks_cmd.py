@@ -1,4 +1,4 @@
-"""`missionctl tasks …` and `missionctl goal`."""
+"""`missionctl tasks …` (`missionctl goal` is in goal_cmd.py)."""
 
 from __future__ import annotations
 
@@ -103,20 +103,6 @@ def create_task(
         is_goal=goal,
     )
     _create(data, as_json)
-
-
-def goal(
-    text: Annotated[str, typer.Argument(help="What you want done, in a sentence or two.")],
-    priority: Annotated[TaskPriority, typer.Option(help="Urgency.")] = TaskPriority.NORMAL,
-    as_json: JsonOption = False,
-) -> None:
-    """Give Mission Control a goal: it lands in the inbox for the orchestrator."""
-    title = text.strip().splitlines()[0] if text.strip() else ""
-    if len(title) > 200:
-        title = title[:199] + "…"
-    _create(
-        build(TaskCreate, title=title, description=text, priority=priority, is_goal=True), as_json
-    )
 
 
 @app.command("show")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from missionctl.common import Page
-from missionctl.comms import service
+from missionctl.comms import questions, service
 from missionctl.comms.schemas import (
     Attachment,
     MarkAllRead,
@@ -19,6 +19,9 @@ from missionctl.comms.schemas import (
     MessageFilter,
     Notification,
     NotificationFilter,
+    Question,
+    QuestionAnswer,
+    QuestionFilter,
 )
 from missionctl.permissions import Permission
 from missionctl.web.auth import need
@@ -123,3 +126,36 @@ def mark_all_read(ctx: Ctx, data: MarkAllRead | None = None) -> MarkedCount:
     with ctx.write() as session:
         updated = service.mark_all_read(session, data or MarkAllRead(), actor=ctx.actor)
     return MarkedCount(updated=updated)
+
+
+@router.get(
+    "/questions",
+    summary="List agents' questions to people",
+    tags=["questions"],
+    dependencies=[need(Permission.BOARD_READ)],
+)
+def list_questions(ctx: Ctx, query: Annotated[QuestionFilter, Query()]) -> Page[Question]:
+    with ctx.read() as session:
+        return questions.list_questions(session, query)
+
+
+@router.get(
+    "/questions/{question_id}",
+    summary="Get a question",
+    tags=["questions"],
+    dependencies=[need(Permission.BOARD_READ)],
+)
+def get_question(ctx: Ctx, question_id: uuid.UUID) -> Question:
+    with ctx.read() as session:
+        return questions.get_question(session, question_id)
+
+
+@router.post(
+    "/questions/{question_id}/answer",
+    summary="Answer an agent's question (its turn resumes with the answer)",
+    tags=["questions"],
+    dependencies=[need(Permission.QUESTIONS_ANSWER)],
+)
+def answer_question(ctx: Ctx, question_id: uuid.UUID, data: QuestionAnswer) -> Question:
+    with ctx.write() as session:
+        return questions.answer_question(session, question_id, data, actor=ctx.actor)

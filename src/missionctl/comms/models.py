@@ -1,9 +1,10 @@
-"""Message, attachment and notification rows."""
+"""Message, attachment, notification and question rows."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,3 +81,35 @@ class NotificationRow(TenantMixin, Base):
     is_read: Mapped[bool] = mapped_column(default=False)
     read_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuestionRow(TenantMixin, Base):
+    """A question an agent asked a person; the agent's turn waits for the answer.
+
+    `resume_state` is the asking turn's own record of where it stopped (opaque here): when the
+    question is answered the runtime reads it to carry on from that point.
+    """
+
+    __tablename__ = "questions"
+    __table_args__ = (
+        Index("ix_questions_status", "tenant_id", "status", "created_at"),
+        Index("ix_questions_task", "task_id"),
+    )
+
+    question_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agents.agent_id", ondelete="CASCADE"))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tasks.task_id", ondelete="CASCADE"), default=None
+    )
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("messages.message_id", ondelete="SET NULL"), default=None
+    )
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    answer: Mapped[str | None] = mapped_column(Text, default=None)
+    answered_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.user_id", ondelete="SET NULL"), default=None
+    )
+    resume_state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,4 +1,4 @@
-"""Message, attachment and notification schemas."""
+"""Message, attachment, notification and question schemas."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ class NotificationKind(StrEnum):
     ASSIGNMENT = "assignment"
     BUDGET = "budget"  # a budget ran out: model calls are refused until it is raised
     ESCALATION = "escalation"  # a stalled task or a blocked agent needs a person
+    QUESTION = "question"  # an agent asked a person something and waits for the answer
+    REVIEW = "review"  # an agent is asked to review a task
+    APPROVAL = "approval"  # something waits for a person's approval (a proposed agent)
 
 
 class AttachmentUpload(Schema):
@@ -142,3 +145,52 @@ class MarkedCount(BaseModel):
     """How many notifications changed."""
 
     updated: int = Field(description="Number of notifications marked.")
+
+
+class QuestionStatus(StrEnum):
+    """Where a question is."""
+
+    OPEN = "open"
+    ANSWERED = "answered"
+    CANCELLED = "cancelled"
+
+
+class QuestionCreate(Schema):
+    """A question an agent asks a person."""
+
+    agent_id: uuid.UUID = Field(description="The asking agent.")
+    task_id: uuid.UUID | None = Field(default=None, description="The task it is about, if any.")
+    question: str = Field(min_length=1, max_length=4_000, description="What the agent asks.")
+
+
+class QuestionAnswer(Schema):
+    """A person's answer to an agent's question."""
+
+    answer: str = Field(min_length=1, max_length=20_000, description="The answer, in markdown.")
+
+
+class Question(BaseModel):
+    """A question as stored (without the asking turn's private resume state)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    question_id: uuid.UUID = Field(description="The question's id.")
+    agent_id: uuid.UUID = Field(description="The asking agent.")
+    task_id: uuid.UUID | None = Field(description="The task it is about, if any.")
+    message_id: uuid.UUID | None = Field(description="The question's message in the thread.")
+    question: str = Field(description="What the agent asks.")
+    status: QuestionStatus = Field(description="open, answered or cancelled.")
+    answer: str | None = Field(description="The answer, once given.")
+    answered_by_user_id: uuid.UUID | None = Field(description="Who answered, if a person did.")
+    created_at: datetime = Field(description="When it was asked (UTC).")
+    answered_at: datetime | None = Field(description="When it was answered (UTC).")
+
+
+class QuestionFilter(QueryModel):
+    """Which questions to list (newest first)."""
+
+    status: QuestionStatus | None = Field(default=None, description="Only this status.")
+    agent_id: uuid.UUID | None = Field(default=None, description="Only this agent's.")
+    task_id: uuid.UUID | None = Field(default=None, description="Only about this task.")
+    limit: PageLimit = Field(default=50, description="Page size (max 200).")
+    cursor: str | None = Field(default=None, max_length=64, description="From `next_cursor`.")

@@ -103,11 +103,14 @@ def create_message(
     data: MessageCreate,
     *,
     actor: Actor,
-    store: AttachmentStore,
+    store: AttachmentStore | None,
     max_attachment_bytes: int,
     quotas: Quotas | None = None,
 ) -> Message:
-    """Post to a task's thread; mentioned agents are notified in the same transaction."""
+    """Post to a task's thread; mentioned agents are notified in the same transaction.
+
+    `store` may be None only for messages without attachments (the platform's own posts).
+    """
     task = get_task(session, task_id)
     if data.author_agent_id is not None:
         require_agents(session, [data.author_agent_id])
@@ -148,7 +151,10 @@ def create_message(
     )
     session.add(row)
     session.flush()
+    if data.attachments and store is None:
+        raise InvalidInput("attachments cannot be stored here", field="attachments")
     for upload in data.attachments:
+        assert store is not None
         session.add(
             AttachmentRow(
                 message_id=row.message_id,
@@ -234,6 +240,29 @@ def _notify_assignees(session: Session, event: DomainEvent) -> None:
                 content=f"You were assigned {title!r}",
             )
         )
+
+
+def notify_agent(
+    session: Session,
+    agent_id: uuid.UUID,
+    kind: NotificationKind,
+    content: str,
+    *,
+    task_id: uuid.UUID | None = None,
+) -> None:
+    """Leave an agent a notification (its next turn reads it)."""
+    session.add(
+        NotificationRow(
+            recipient_agent_id=agent_id, task_id=task_id, kind=kind.value, content=content
+        )
+    )
+
+
+def notify_admins(
+    session: Session, kind: NotificationKind, content: str, *, task_id: uuid.UUID | None = None
+) -> None:
+    """Tell the tenant's admins something needs a person."""
+    _notify_admins(session, kind, content, task_id=task_id)
 
 
 def _notify_admins(session: Session, kind: NotificationKind, content: str, **where: Any) -> None:

@@ -181,6 +181,15 @@ def _row(session: Session, job_id: uuid.UUID, *, for_update: bool = False) -> Jo
     return row
 
 
+PENDING_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.FAILED.value)
+
+
+def is_job_pending(session: Session, job_id: uuid.UUID) -> bool:
+    """Whether the job may still run: queued, running, or failed and waiting for a retry."""
+    status = session.scalar(select(JobRow.status).where(JobRow.job_id == job_id))
+    return status in PENDING_STATUSES
+
+
 def get_job(session: Session, job_id: uuid.UUID) -> JobDetail:
     """The job with its result, traceback and finished steps, or `NotFound`."""
     row = _row(session, job_id)

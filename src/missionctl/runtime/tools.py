@@ -7,10 +7,13 @@ call raises `ModelRetry` with the reason: the model sees it and may correct itse
 pydantic-ai bounds how often (`Agent(retries=...)`).
 
 `fetch_url` reaches only hosts on `MISSIONCTL_FETCH_ALLOWED_HOSTS` and follows no redirect
-(a redirect could leave the list).
+(a redirect could leave the list). `ask_human` defers the call: the turn ends parked with the
+question, and a person's answer becomes the call's result when the turn resumes.
 
-Not here yet (issue 6): memory, ask-a-human, and the
-per-call checkpoints that let a killed turn resume without repeating a tool's effect.
+Exactly once: inside a turn, each tool's unit of work runs through the turn's `Journal` (the
+job's checkpointed steps) under a key made of the model step and the tool call's id. The effect
+and its checkpoint commit together, so a turn resumed after a crash gets the recorded result back
+instead of posting the message or saving the document a second time.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic_ai import ModelRetry, RunContext, Tool
+from pydantic_ai import CallDeferred, ModelRetry, RunContext, Tool
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import agents_by_name
@@ -40,14 +43,28 @@ from missionctl.comms import service as comms
 from missionctl.comms.schemas import MessageCreate
 from missionctl.db import Database
 from missionctl.documents import service as documents
-from missionctl.documents.schemas import DocumentCreate
+from missionctl.documents.schemas import DocumentCreate, DocumentFilter, DocumentUpdate
 from missionctl.errors import MissionControlError
+from missionctl.memory import service as memory
+from missionctl.memory.schemas import MemoryCreate, MemoryFilter, MemoryKind
 from missionctl.permissions import Permission, Role, allowed
 from missionctl.storage import AttachmentStore
 from missionctl.workspace.schemas import WorkingNotesUpdate
 from missionctl.workspace.service import render_working_md, update_notes
 
 T = TypeVar("T")
+
+
+class Journal(Protocol):
+    """Where a turn checkpoints its effects (a job's `JobContext` is one)."""
+
+    def step(self, name: str, fn: Callable[[Session], T]) -> T:
+        """Run `fn` in a unit of work once; later calls with `name` get its result back."""
+        ...
+
+    def call(self, name: str, fn: Callable[[], T]) -> T:
+        """Run `fn` (no database) once and record its result under `name`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,7 @@ class TurnDeps:
     task_id: uuid.UUID | None = None
     role: Role = Role.AGENT
     fetch_allowed_hosts: tuple[str, ...] = ()
+    journal: Journal | None = None  # None: each tool call is a plain unit of work
 
     @property
     def actor(self) -> Actor:
@@ -69,11 +87,18 @@ class TurnDeps:
         return Actor.agent(self.agent_id)
 
 
-def _act(deps: TurnDeps, permission: Permission, work: Callable[[Session], T]) -> T:
-    """One permission-checked unit of work; refusals and bad input go back to the model."""
+def _key(ctx: RunContext[TurnDeps]) -> str:
+    return f"tool:{ctx.run_step}:{ctx.tool_call_id}"
+
+
+def _act(ctx: RunContext[TurnDeps], permission: Permission, work: Callable[[Session], T]) -> T:
+    """One permission-checked, checkpointed unit of work; refusals go back to the model."""
+    deps = ctx.deps
     if not allowed(deps.role, permission):
         raise ModelRetry(f"forbidden: this agent may not use a tool needing {permission.value}")
     try:
+        if deps.journal is not None:
+            return deps.journal.step(_key(ctx), work)
         with deps.db.transaction(deps.tenant_id) as session:
             return work(session)
     except MissionControlError as exc:
@@ -104,12 +129,14 @@ def list_tasks(ctx: RunContext[TurnDeps], status: str | None = None) -> list[dic
         status_filter = TaskStatus(status) if status else None
     except ValueError:
         raise ModelRetry(f"unknown status {status!r}") from None
-    page = _act(
-        ctx.deps,
+    return _act(
+        ctx,
         Permission.BOARD_READ,
-        lambda s: board.list_tasks(s, TaskFilter(status=status_filter, limit=50)),
+        lambda s: [
+            _task_view(t)
+            for t in board.list_tasks(s, TaskFilter(status=status_filter, limit=50)).items
+        ],
     )
-    return [_task_view(task) for task in page.items]
 
 
 def create_task(
@@ -129,25 +156,28 @@ def create_task(
         depends_on=[_uuid(d, "depends_on") for d in depends_on or []],
         created_by_agent_id=deps.agent_id,
     )
-    task = _act(
-        deps, Permission.TASKS_WRITE, lambda s: board.create_task(s, data, actor=deps.actor)
+    return _act(
+        ctx,
+        Permission.TASKS_WRITE,
+        lambda s: _task_view(board.create_task(s, data, actor=deps.actor)),
     )
-    return _task_view(task)
 
 
 def assign_task(ctx: RunContext[TurnDeps], task_id: str, agent_names: list[str]) -> dict[str, Any]:
     """Assign a task to agents by name (replacing its assignees)."""
     deps = ctx.deps
 
-    def work(session: Session) -> Task:
+    def work(session: Session) -> dict[str, Any]:
         found = agents_by_name(session, agent_names)
         missing = sorted(set(agent_names) - set(found))
         if missing:
             raise ModelRetry(f"no agent named {', '.join(missing)}")
         data = TaskAssign(agent_ids=[a.agent_id for a in found.values()], by_agent_id=deps.agent_id)
-        return board.assign_task(session, _uuid(task_id, "task_id"), data, actor=deps.actor)
+        return _task_view(
+            board.assign_task(session, _uuid(task_id, "task_id"), data, actor=deps.actor)
+        )
 
-    return _task_view(_act(deps, Permission.TASKS_WRITE, work))
+    return _act(ctx, Permission.TASKS_WRITE, work)
 
 
 def update_task_status(
@@ -160,68 +190,84 @@ def update_task_status(
     except ValueError:
         raise ModelRetry(f"unknown status {status!r}") from None
     data = TaskStatusChange(status=target, reason=reason, by_agent_id=deps.agent_id)
-    task = _act(
-        deps,
+    return _act(
+        ctx,
         Permission.TASKS_WRITE,
-        lambda s: board.change_status(s, _uuid(task_id, "task_id"), data, actor=deps.actor),
+        lambda s: _task_view(
+            board.change_status(s, _uuid(task_id, "task_id"), data, actor=deps.actor)
+        ),
     )
-    return _task_view(task)
 
 
 def post_message(ctx: RunContext[TurnDeps], task_id: str, content: str) -> dict[str, Any]:
     """Post a message in a task's thread; @name mentions notify those agents."""
     deps = ctx.deps
-    message = _act(
-        deps,
-        Permission.MESSAGES_WRITE,
-        lambda s: comms.create_message(
-            s,
+
+    def work(session: Session) -> dict[str, Any]:
+        message = comms.create_message(
+            session,
             _uuid(task_id, "task_id"),
             MessageCreate(content=content, author_agent_id=deps.agent_id),
             actor=deps.actor,
             store=deps.store,
             max_attachment_bytes=deps.max_attachment_bytes,
-        ),
-    )
-    return {
-        "message_id": str(message.message_id),
-        "mentioned_agent_ids": [str(a) for a in message.mentioned_agent_ids],
-    }
+        )
+        return {
+            "message_id": str(message.message_id),
+            "mentioned_agent_ids": [str(a) for a in message.mentioned_agent_ids],
+        }
+
+    return _act(ctx, Permission.MESSAGES_WRITE, work)
 
 
 def write_document(
     ctx: RunContext[TurnDeps], title: str, content: str, task_id: str | None = None
 ) -> dict[str, Any]:
-    """Save a markdown document (attached to a task when task_id is given)."""
+    """Save a markdown document (attached to a task when task_id is given). Writing a title
+    the task already has a document under saves a new version of that document."""
     deps = ctx.deps
-    data = DocumentCreate(
-        title=title[:200],
-        content=content,
-        task_id=_uuid(task_id, "task_id") if task_id else deps.task_id,
-        author_agent_id=deps.agent_id,
-    )
-    document = _act(
-        deps,
-        Permission.DOCUMENTS_WRITE,
-        lambda s: documents.create_document(s, data, actor=deps.actor),
-    )
-    return {"document_id": str(document.document_id), "version": document.version}
+    target = _uuid(task_id, "task_id") if task_id else deps.task_id
+
+    def work(session: Session) -> dict[str, Any]:
+        existing = _document_titled(session, target, title[:200])
+        if existing is not None:
+            update = DocumentUpdate(content=content, author_agent_id=deps.agent_id)
+            document = documents.update_document(session, existing, update, actor=deps.actor)
+        else:
+            data = DocumentCreate(
+                title=title[:200], content=content, task_id=target, author_agent_id=deps.agent_id
+            )
+            document = documents.create_document(session, data, actor=deps.actor)
+        return {"document_id": str(document.document_id), "version": document.version}
+
+    return _act(ctx, Permission.DOCUMENTS_WRITE, work)
+
+
+def _document_titled(session: Session, task_id: uuid.UUID | None, title: str) -> uuid.UUID | None:
+    if task_id is None:
+        return None
+    found = documents.list_documents(session, DocumentFilter(task_id=task_id, limit=200)).items
+    return next((d.document_id for d in found if d.title == title), None)
 
 
 def read_document(ctx: RunContext[TurnDeps], document_id: str) -> dict[str, Any]:
     """Read a document's current version."""
-    document = _act(
-        ctx.deps,
-        Permission.BOARD_READ,
-        lambda s: documents.get_document(s, _uuid(document_id, "document_id")),
-    )
-    return {"title": document.title, "content": document.content, "version": document.version}
+
+    def work(session: Session) -> dict[str, Any]:
+        document = documents.get_document(session, _uuid(document_id, "document_id"))
+        return {"title": document.title, "content": document.content, "version": document.version}
+
+    return _act(ctx, Permission.BOARD_READ, work)
 
 
 def read_working_md(ctx: RunContext[TurnDeps]) -> dict[str, Any]:
     """Read WORKING.md: the team's shared state (agents, board, recent activity, notes)."""
-    working = _act(ctx.deps, Permission.BOARD_READ, render_working_md)
-    return {"content": working.content, "notes_version": working.notes_version}
+
+    def work(session: Session) -> dict[str, Any]:
+        working = render_working_md(session)
+        return {"content": working.content, "notes_version": working.notes_version}
+
+    return _act(ctx, Permission.BOARD_READ, work)
 
 
 def append_working_note(ctx: RunContext[TurnDeps], note: str) -> dict[str, Any]:
@@ -236,7 +282,7 @@ def append_working_note(ctx: RunContext[TurnDeps], note: str) -> dict[str, Any]:
         )
         return update_notes(session, update, actor=deps.actor).notes_version
 
-    return {"notes_version": _act(deps, Permission.WORKING_MD_WRITE, work)}
+    return {"notes_version": _act(ctx, Permission.WORKING_MD_WRITE, work)}
 
 
 FETCH_TIMEOUT_SECONDS = 10.0
@@ -262,15 +308,68 @@ def fetch_url(ctx: RunContext[TurnDeps], url: str) -> dict[str, Any]:
         raise ModelRetry(f"not an http(s) URL: {url!r}")
     if not host_allowed(parsed.hostname, ctx.deps.fetch_allowed_hosts):
         raise ModelRetry(f"forbidden: {parsed.hostname} is not on the fetch allow-list")
-    try:
-        reply = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        raise ModelRetry(f"fetch failed: {exc!r}") from exc
-    return {
-        "status": reply.status_code,
-        "content_type": reply.headers.get("content-type", ""),
-        "text": reply.text[:FETCH_MAX_CHARS],
-    }
+
+    def fetch() -> dict[str, Any]:
+        try:
+            reply = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise ModelRetry(f"fetch failed: {exc!r}") from exc
+        return {
+            "status": reply.status_code,
+            "content_type": reply.headers.get("content-type", ""),
+            "text": reply.text[:FETCH_MAX_CHARS],
+        }
+
+    journal = ctx.deps.journal
+    return journal.call(_key(ctx), fetch) if journal is not None else fetch()
+
+
+def search_memory(ctx: RunContext[TurnDeps], query: str) -> list[dict[str, Any]]:
+    """Search your memories and the team's shared ones (best matches first, at most 5)."""
+    deps = ctx.deps
+
+    def work(session: Session) -> list[dict[str, Any]]:
+        hits = memory.search_memories(
+            session, MemoryFilter(q=query[:2000], agent_id=deps.agent_id, limit=5)
+        )
+        return [
+            {
+                "title": hit.memory.title,
+                "content": hit.memory.content[:1500],
+                "kind": hit.memory.kind.value,
+                "shared": hit.memory.agent_id is None,
+            }
+            for hit in hits
+        ]
+
+    return _act(ctx, Permission.BOARD_READ, work)
+
+
+def save_memory(
+    ctx: RunContext[TurnDeps], title: str, content: str, shared: bool = False
+) -> dict[str, Any]:
+    """Remember something for later turns (shared=true: for every agent of the team)."""
+    deps = ctx.deps
+    data = MemoryCreate(
+        kind=MemoryKind.NOTE,
+        title=title[:200],
+        content=content[:20_000],
+        agent_id=None if shared else deps.agent_id,
+        task_id=deps.task_id,
+    )
+    return _act(
+        ctx,
+        Permission.MEMORY_WRITE,
+        lambda s: {"memory_id": str(memory.save_memory(s, data, actor=deps.actor).memory_id)},
+    )
+
+
+def ask_human(ctx: RunContext[TurnDeps], question: str) -> str:
+    """Ask a person a question you cannot answer yourself. Your turn pauses until they answer;
+    the answer comes back as this call's result."""
+    if not question.strip():
+        raise ModelRetry("the question is empty")
+    raise CallDeferred(metadata={"question": question.strip()[:4000]}, kind="question")
 
 
 def platform_tools() -> list[Tool[TurnDeps]]:
@@ -285,6 +384,20 @@ def platform_tools() -> list[Tool[TurnDeps]]:
         read_document,
         read_working_md,
         append_working_note,
+        search_memory,
+        save_memory,
         fetch_url,
+        ask_human,
     )
-    return [Tool(function, takes_ctx=True) for function in functions]
+    # Sequential: each call's effect is checkpointed before the next one starts.
+    return [Tool(function, takes_ctx=True, sequential=True) for function in functions]
+
+
+READ_ONLY = frozenset(
+    {"list_tasks", "read_document", "read_working_md", "search_memory", "fetch_url", "ask_human"}
+)
+
+
+def read_only_tools() -> list[Tool[TurnDeps]]:
+    """The tools that look but change nothing on the board (for planning and reviewing)."""
+    return [tool for tool in platform_tools() if tool.name in READ_ONLY]

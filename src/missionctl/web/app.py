@@ -41,6 +41,8 @@ from missionctl.memory.api import router as memory_router
 from missionctl.models.api import router as models_router
 from missionctl.models.gateway import Gateway, GatewayOptions
 from missionctl.permissions import Permission
+from missionctl.runtime.api import proposals_router
+from missionctl.runtime.api import router as goals_router
 from missionctl.sealing import Sealer
 from missionctl.settings import Settings, ensure_secret_key
 from missionctl.storage import AttachmentStore
@@ -233,6 +235,8 @@ def create_app(
         system,
         agents_router,
         tasks_router,
+        goals_router,
+        proposals_router,
         messages_router,
         notifications_router,
         documents_router,

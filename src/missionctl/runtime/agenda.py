@@ -1,0 +1,218 @@
+"""What a turn works on, decided in code before any model is asked, and the material for it.
+
+In order, an agent's turn takes the first of:
+
+1. an answered question of its own: the parked turn resumes with the answer;
+2. for an orchestrator: unassigned inbox tasks are assigned in code (no model call; only by
+   the tenant's lead orchestrator), then a goal to plan (it claims an unassigned goal first);
+3. a review it was asked for;
+4. its most urgent assigned or in-progress task whose dependencies are done and that does not
+   wait for a person's answer (`assigned` moves to `in_progress` as the turn starts);
+5. a mention to answer.
+
+Nothing to do means an idle turn: no model call. Notifications are handed over (marked
+delivered) when the turn starts and shown to the model as context.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from missionctl.agents.schemas import Agent
+from missionctl.board import service as board
+from missionctl.board.schemas import Task, TaskStatus, TaskStatusChange
+from missionctl.common import Actor
+from missionctl.comms.questions import claim_answered_question, has_open_question
+from missionctl.comms.schemas import MessageFilter, Notification, NotificationKind
+from missionctl.comms.service import deliver_notifications, list_messages
+from missionctl.documents.schemas import DocumentFilter
+from missionctl.documents.service import get_document, list_documents
+from missionctl.memory.schemas import MemoryFilter
+from missionctl.memory.service import search_memories
+from missionctl.runtime.context import ThreadMessage, TurnMaterial
+from missionctl.runtime.orchestration import (
+    ORCHESTRATOR_CAPABILITY,
+    orchestrator,
+    pending_review,
+    triage,
+)
+from missionctl.runtime.schemas import Policy
+from missionctl.workspace.service import render_working_md
+
+PLAN, WRITE, REVIEW, ANSWER = "plan", "write", "review", "answer"
+INSTRUCTIONS = {
+    PLAN: "Break this goal into 3 to 8 subtasks. For each give a short imperative title, what "
+    "to deliver, the capability it needs (research, writing, review, engineering, analysis…) "
+    "and the earlier subtasks it depends on (by index, from 0). Answer with the plan only: "
+    "assignees are chosen for you.",
+    WRITE: "Do this task now. Write its deliverable as a markdown document with the "
+    "write_document tool (the task's title as the document's title), post in the thread only "
+    "what the team must know, then reply with a two-line report of what you did. Use "
+    "ask_human only if you cannot go on without a person's answer.",
+    REVIEW: "Review the work below against the task. Approve it if it meets the task; "
+    "otherwise return it with specific, actionable comments.",
+    ANSWER: "You were mentioned in this thread. Reply with a short, useful answer; it is posted "
+    "in the thread for you.",
+}
+THREAD_LIMIT = 200
+EXCERPT_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What a turn works on (stored in the turn's first checkpoint)."""
+
+    mode: str
+    task_id: str | None = None
+    review_id: str | None = None
+    message_id: str | None = None  # the mention to answer
+    question_id: str | None = None  # the answered question a resumed turn continues from
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return asdict(self)
+
+
+def _start(session: Session, task: Task, agent: Agent) -> None:
+    if task.status is TaskStatus.ASSIGNED:
+        change = TaskStatusChange(status=TaskStatus.IN_PROGRESS, by_agent_id=agent.agent_id)
+        board.change_status(session, task.task_id, change, actor=Actor.agent(agent.agent_id))
+
+
+def _goal_to_plan(session: Session, agent: Agent) -> Task | None:
+    for task in board.unassigned_inbox_tasks(session):
+        if task.is_goal and (claimed := board.claim_task(session, task.task_id, agent.agent_id)):
+            return claimed
+    for task in board.open_tasks_for_agent(session, agent.agent_id):
+        if (
+            task.is_goal
+            and task.status in (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS)
+            and not board.subtasks_of(session, task.task_id)
+        ):
+            return task
+    return None
+
+
+def _task_to_work_on(session: Session, agent: Agent) -> Task | None:
+    for task in board.open_tasks_for_agent(session, agent.agent_id):
+        if task.is_goal or task.status not in (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS):
+            continue
+        waiting_for = board.tasks_by_id(session, task.depends_on)
+        if any(dep.status is not TaskStatus.DONE for dep in waiting_for.values()):
+            continue
+        if has_open_question(session, agent.agent_id, task.task_id):
+            continue
+        return task
+    return None
+
+
+def choose_work(
+    session: Session, agent: Agent, notifications: list[Notification], policy: Policy
+) -> tuple[Work | None, dict[str, Any]]:
+    """The turn's work (None: idle) and, for a resumed turn, the state it resumes from."""
+    claimed = claim_answered_question(session, agent.agent_id)
+    if claimed is not None:
+        question, state = claimed
+        state = {**state, "answer": question.answer or ""}
+        mode = str(state.get("mode", WRITE))
+        work = Work(
+            mode,
+            str(question.task_id) if question.task_id else None,
+            state.get("review_id"),
+            state.get("message_id"),
+            str(question.question_id),
+        )
+        return work, state
+    if ORCHESTRATOR_CAPABILITY in agent.capabilities:
+        lead = orchestrator(session)
+        if lead is not None and lead.agent_id == agent.agent_id:
+            triage(session, agent, policy)  # one triager: two could overfill an agent
+        goal = _goal_to_plan(session, agent)
+        if goal is not None:
+            _start(session, goal, agent)
+            return Work(PLAN, str(goal.task_id)), {}
+    review = pending_review(session, agent.agent_id)
+    if review is not None:
+        return Work(REVIEW, str(review.task_id), str(review.review_id)), {}
+    task = _task_to_work_on(session, agent)
+    if task is not None:
+        _start(session, task, agent)
+        return Work(WRITE, str(task.task_id)), {}
+    for note in notifications:
+        if note.kind is NotificationKind.MENTION and note.task_id and note.message_id:
+            return Work(ANSWER, str(note.task_id), message_id=str(note.message_id)), {}
+    return None, {}
+
+
+def hand_over_notifications(session: Session, agent_id: uuid.UUID) -> list[Notification]:
+    """The agent's undelivered notifications, now delivered."""
+    return deliver_notifications(session, agent_id)
+
+
+def _names(session: Session) -> dict[uuid.UUID, str]:
+    from missionctl.agents.service import all_agents
+
+    return {agent.agent_id: agent.name for agent in all_agents(session)}
+
+
+def _work_under_review(session: Session, task: Task) -> str:
+    """The documents of the task (a goal: of its subtasks), in full."""
+    tasks = [task, *board.subtasks_of(session, task.task_id)] if task.is_goal else [task]
+    parts = []
+    for each in tasks:
+        for summary in list_documents(
+            session, DocumentFilter(task_id=each.task_id, limit=20)
+        ).items:
+            document = get_document(session, summary.document_id)
+            parts.append(document.content.strip())
+    return "\n\n".join(parts)
+
+
+def build_material(
+    session: Session, definition: dict[str, Any], work: Work, notifications: list[str]
+) -> TurnMaterial:
+    """Everything the turn could show the model (`context.build_context` fits it to budget)."""
+    assert work.task_id is not None
+    task = board.get_task(session, uuid.UUID(work.task_id))
+    names = _names(session)
+    messages = list_messages(session, task.task_id, MessageFilter(limit=THREAD_LIMIT)).items
+    thread = [
+        ThreadMessage(
+            names.get(m.author_agent_id, "agent") if m.author_agent_id else "person", m.content
+        )
+        for m in messages
+    ]
+    documents = [
+        f"{d.title} (document {d.document_id}, version {d.version})"
+        for d in list_documents(session, DocumentFilter(task_id=task.task_id, limit=20)).items
+    ]
+    agent_id = uuid.UUID(definition["agent_id"])
+    hits = search_memories(
+        session,
+        MemoryFilter(q=f"{task.title} {task.description}"[:2000], agent_id=agent_id, limit=5),
+    )
+    memories = [f"{h.memory.title}: {h.memory.content[:EXCERPT_CHARS]}" for h in hits]
+    description = task.description
+    if work.mode == PLAN:
+        description = task.description.strip() or task.title
+    return TurnMaterial(
+        agent_name=definition["name"],
+        role=definition["role"],
+        instructions=definition["instructions"],
+        task_title=task.title,
+        task_description=description,
+        task_status=task.status.value,
+        instruction=INSTRUCTIONS[work.mode],
+        task_id=str(task.task_id),
+        thread=thread if work.mode != PLAN else (),
+        work=_work_under_review(session, task) if work.mode == REVIEW else "",
+        documents=documents,
+        notifications=notifications,
+        memories=memories,
+        working_md=render_working_md(session).content if work.mode == PLAN else "",
+        mode=work.mode,
+    )

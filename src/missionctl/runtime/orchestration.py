@@ -1,0 +1,435 @@
+"""Orchestration decided in code: goals into subtasks, assignment, reviews, goals closed.
+
+Models propose; this module disposes. A plan from the orchestrator's model becomes subtasks with
+dependencies here, and `assignment.assign` (capability, load, availability, priority) picks every
+assignee, so the board stays balanced whatever the model said. A subtask needing a capability
+no agent has gets a proposed agent from a template (`proposals`). When a task goes to `review` a
+reviewer is chosen (another agent with the `review` capability, else the orchestrator; a goal is
+always reviewed by the orchestrator) and woken; its verdict approves the task (done) or returns
+it with comments, at most `review_max_rounds` times before a person is asked. When a goal's last
+subtask is done the goal goes to review, and its approval writes the results document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from missionctl.agents.schemas import Agent, AgentStatus
+from missionctl.agents.service import all_agents, get_agent
+from missionctl.board import service as board
+from missionctl.board.schemas import Task, TaskCreate, TaskStatus, TaskStatusChange
+from missionctl.common import Actor
+from missionctl.comms.schemas import MessageCreate, MessageType, NotificationKind
+from missionctl.comms.service import create_message, notify_admins, notify_agent
+from missionctl.db import utcnow
+from missionctl.documents.schemas import DocumentCreate, DocumentFilter
+from missionctl.documents.service import create_document, get_document, list_documents
+from missionctl.events.service import DomainEvent, on_event, record_event
+from missionctl.models.offline_text import infer_capability
+from missionctl.runtime.assignment import Candidate, Need, assign
+from missionctl.runtime.models import TaskReviewRow
+from missionctl.runtime.proposals import has_pending_proposal, propose_for, template_for
+from missionctl.runtime.schemas import Policy
+from missionctl.runtime.service import request_turn
+
+ORCHESTRATOR_CAPABILITY = "planning"
+REVIEW_CAPABILITY = "review"
+MAX_SUBTASKS = 8
+
+
+class PlannedTask(BaseModel):
+    """One subtask of a plan."""
+
+    title: str = Field(min_length=1, max_length=200, description="Short imperative title.")
+    description: str = Field(default="", max_length=4000, description="What to do and deliver.")
+    capability: str | None = Field(
+        default=None, max_length=64, description="The capability it needs, e.g. research."
+    )
+    depends_on: list[int] = Field(
+        default_factory=list, description="Indices (from 0) of earlier subtasks it waits for."
+    )
+
+
+class Plan(BaseModel):
+    """A goal broken down into ordered subtasks."""
+
+    subtasks: list[PlannedTask] = Field(min_length=1, max_length=MAX_SUBTASKS)
+
+
+class ReviewVerdict(BaseModel):
+    """A reviewer's decision on a task's work."""
+
+    approved: bool = Field(description="True to accept the work; false to return it.")
+    comments: list[str] = Field(default_factory=list, description="What to change, or praise.")
+
+
+def post_update(
+    session: Session, task_id: uuid.UUID, agent_id: uuid.UUID | None, text: str
+) -> None:
+    """A status update in the task's thread, by the agent (or the system)."""
+    actor = Actor.agent(agent_id) if agent_id else Actor.system()
+    data = MessageCreate(
+        content=text[:20_000], message_type=MessageType.STATUS_UPDATE, author_agent_id=agent_id
+    )
+    create_message(session, task_id, data, actor=actor, store=None, max_attachment_bytes=0)
+
+
+def _move(
+    session: Session, task_id: uuid.UUID, status: TaskStatus, by: uuid.UUID | None, reason: str
+) -> Task:
+    actor = Actor.agent(by) if by else Actor.system()
+    change = TaskStatusChange(status=status, reason=reason[:500] or None, by_agent_id=by)
+    return board.change_status(session, task_id, change, actor=actor)
+
+
+# -- who -------------------------------------------------------------------------------------
+
+
+def orchestrator(session: Session) -> Agent | None:
+    """The tenant's orchestrator: the first agent able to plan and not blocked."""
+    planners = [
+        agent
+        for agent in all_agents(session)
+        if ORCHESTRATOR_CAPABILITY in agent.capabilities and agent.status is not AgentStatus.BLOCKED
+    ]
+    return min(planners, key=lambda a: (a.created_at, a.name), default=None)
+
+
+def candidates(session: Session, capacity: int) -> list[Candidate]:
+    """Every agent as assignment sees it, with its current load."""
+    load = board.open_task_counts(session)
+    agents = all_agents(session)
+    # Orchestrators coordinate rather than take work, unless they are all the team there is.
+    workers = [a for a in agents if ORCHESTRATOR_CAPABILITY not in a.capabilities] or agents
+    return [
+        Candidate(
+            agent_id=agent.agent_id,
+            name=agent.name,
+            capabilities=frozenset(agent.capabilities),
+            open_tasks=load.get(agent.agent_id, 0),
+            capacity=capacity,
+            is_available=agent.status is not AgentStatus.BLOCKED,
+        )
+        for agent in workers
+    ]
+
+
+def needs_new_agent(session: Session, pool: Sequence[Candidate], capability: str) -> bool:
+    """No agent has `capability`, but a template offers it (so one can be proposed)."""
+    return known_capability(pool, capability) is None and template_for(capability) is not None
+
+
+def known_capability(agents: Sequence[Candidate], wanted: str | None) -> str | None:
+    """`wanted` if some agent has it, else None (anyone may take the task)."""
+    return wanted if wanted and any(wanted in a.capabilities for a in agents) else None
+
+
+def assign_all(
+    session: Session, needs: Sequence[Need], *, by: Agent, policy: Policy
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    """Assign each task to the agent scored best for it (as `by`); None where nobody fits."""
+    chosen = assign(needs, candidates(session, policy.capacity))
+    for task_id, agent_id in chosen.items():
+        # Only if still unassigned: another orchestrator's turn may have taken it meanwhile.
+        if agent_id is not None and not board.claim_task(
+            session, task_id, agent_id, by=by.agent_id
+        ):
+            chosen[task_id] = None
+    return chosen
+
+
+def triage(session: Session, by: Agent, policy: Policy) -> int:
+    """Assign the inbox's unassigned tasks that are not goals; how many were assigned."""
+    waiting = [task for task in board.unassigned_inbox_tasks(session) if not task.is_goal]
+    if not waiting:
+        return 0
+    pool = candidates(session, policy.capacity)
+    needs = []
+    for task in waiting:
+        wanted = infer_capability(f"{task.title}\n{task.description}", "")
+        if (
+            wanted
+            and needs_new_agent(session, pool, wanted)
+            and has_pending_proposal(session, wanted)
+        ):
+            continue  # it waits for the agent proposed for it
+        needs.append(Need(task.task_id, known_capability(pool, wanted), task.priority.value))
+    return sum(1 for a in assign_all(session, needs, by=by, policy=policy).values() if a)
+
+
+def choose_reviewer(session: Session, task: Task) -> Agent | None:
+    """Who reviews `task`: the orchestrator for a goal; else the least busy other reviewer."""
+    lead = orchestrator(session)
+    if task.is_goal:  # the orchestrator that planned it, else the tenant's
+        planners = [a for a in all_agents(session) if a.agent_id in task.assignee_ids]
+        return next((a for a in planners if ORCHESTRATOR_CAPABILITY in a.capabilities), lead)
+    load = board.open_task_counts(session)
+    reviewers = [
+        agent
+        for agent in all_agents(session)
+        if REVIEW_CAPABILITY in agent.capabilities
+        and agent.agent_id not in task.assignee_ids
+        and agent.status is not AgentStatus.BLOCKED
+    ]
+    if reviewers:
+        return min(reviewers, key=lambda a: (load.get(a.agent_id, 0), a.name))
+    if lead is not None and lead.agent_id not in task.assignee_ids:
+        return lead
+    return None
+
+
+# -- plans -----------------------------------------------------------------------------------
+
+
+def apply_plan(
+    session: Session, goal: Task, plan: Plan, *, by: Agent, policy: Policy
+) -> list[uuid.UUID]:
+    """Create the plan's subtasks under `goal`, with dependencies, and assign them in code."""
+    actor = Actor.agent(by.agent_id)
+    created: list[uuid.UUID] = []
+    for index, step in enumerate(plan.subtasks[:MAX_SUBTASKS]):
+        depends_on = [created[i] for i in dict.fromkeys(step.depends_on) if 0 <= i < index]
+        data = TaskCreate(
+            title=step.title,
+            description=step.description,
+            priority=goal.priority,
+            parent_task_id=goal.task_id,
+            depends_on=depends_on,
+            created_by_agent_id=by.agent_id,
+        )
+        created.append(board.create_task(session, data, actor=actor).task_id)
+    pool = candidates(session, policy.capacity)
+    steps = plan.subtasks[:MAX_SUBTASKS]
+    waiting: set[uuid.UUID] = set()
+    for task_id, step in zip(created, steps, strict=True):
+        if step.capability and needs_new_agent(session, pool, step.capability):
+            propose_for(session, step.capability, task_id=task_id, by=by, policy=policy)
+            waiting.add(task_id)  # for the proposed agent, once a person approves it
+    needs = [
+        Need(task_id, known_capability(pool, step.capability), goal.priority.value)
+        for task_id, step in zip(created, steps, strict=True)
+        if task_id not in waiting
+    ]
+    chosen = assign_all(session, needs, by=by, policy=policy)
+    names = {agent.agent_id: agent.name for agent in all_agents(session)}
+    lines = []
+    for n, (task_id, step) in enumerate(zip(created, steps, strict=True), 1):
+        owner = chosen.get(task_id)
+        who = names[owner] if owner else "nobody yet"  # no @: assignment already notified
+        if task_id in waiting:
+            who = f"a new {step.capability} agent (proposed; a person approves it)"
+        after = [str(i + 1) for i in step.depends_on if 0 <= i < n - 1]
+        lines.append(
+            f"{n}. {step.title} → {who}" + (f" (after {', '.join(after)})" if after else "")
+        )
+    post_update(session, goal.task_id, by.agent_id, "Plan:\n" + "\n".join(lines))
+    return created
+
+
+# -- reviews ---------------------------------------------------------------------------------
+
+
+def _rounds(session: Session, task_id: uuid.UUID) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(TaskReviewRow).where(TaskReviewRow.task_id == task_id)
+        )
+        or 0
+    )
+
+
+def request_review(session: Session, task: Task) -> TaskReviewRow | None:
+    """Open a review round for a task that went to review, and wake its reviewer."""
+    reviewer = choose_reviewer(session, task)
+    if reviewer is None:
+        return None  # people review it on the board
+    row = TaskReviewRow(
+        task_id=task.task_id,
+        reviewer_agent_id=reviewer.agent_id,
+        round=_rounds(session, task.task_id) + 1,
+        status="requested",
+    )
+    session.add(row)
+    session.flush()
+    notify_agent(
+        session,
+        reviewer.agent_id,
+        NotificationKind.REVIEW,
+        f"Please review {task.title!r} (round {row.round})",
+        task_id=task.task_id,
+    )
+    request_turn(session, reviewer.agent_id)
+    return row
+
+
+def pending_review(session: Session, agent_id: uuid.UUID) -> TaskReviewRow | None:
+    """The oldest review the agent was asked for whose task still waits in review."""
+    rows = session.scalars(
+        select(TaskReviewRow)
+        .where(TaskReviewRow.reviewer_agent_id == agent_id, TaskReviewRow.status == "requested")
+        .order_by(TaskReviewRow.created_at)
+    )
+    for row in rows:
+        task = board.tasks_by_id(session, [row.task_id]).get(row.task_id)
+        if task is not None and task.status is TaskStatus.REVIEW:
+            return row
+        row.status = "superseded"  # the task left review some other way (a person moved it)
+    session.flush()
+    return None
+
+
+def apply_review(
+    session: Session, review_id: uuid.UUID, verdict: ReviewVerdict, *, policy: Policy
+) -> str:
+    """Carry out a reviewer's verdict; the outcome: approved, returned or escalated."""
+    row = session.get(TaskReviewRow, review_id)
+    if row is None or row.status != "requested":
+        return "superseded"
+    task = board.get_task(session, row.task_id)
+    if task.status is not TaskStatus.REVIEW:
+        row.status = "superseded"
+        return "superseded"
+    reviewer = row.reviewer_agent_id
+    comments = [c.strip() for c in verdict.comments if c.strip()]
+    row.comments = "\n".join(comments)
+    row.decided_at = utcnow()
+    if verdict.approved:
+        row.status = "approved"
+        post_update(session, task.task_id, reviewer, "Approved. " + " ".join(comments))
+        if task.is_goal:
+            write_results(session, task, by=reviewer)
+        _move(session, task.task_id, TaskStatus.DONE, reviewer, "approved in review")
+        return "approved"
+    names = ", ".join(f"@{get_agent(session, a).name}" for a in task.assignee_ids)
+    bullets = "\n".join(f"- {c}" for c in comments) or "- (no comments given)"
+    if row.round >= policy.max_review_rounds:
+        row.status = "escalated"
+        reason = f"returned in {row.round} review rounds; a person should decide"
+        post_update(
+            session, task.task_id, reviewer, f"Changes requested again:\n{bullets}\n\n{reason}."
+        )
+        _move(session, task.task_id, TaskStatus.BLOCKED, reviewer, reason)
+        notify_admins(
+            session,
+            NotificationKind.ESCALATION,
+            f"{task.title!r} was {reason}",
+            task_id=task.task_id,
+        )
+        return "escalated"
+    row.status = "returned"
+    post_update(
+        session,
+        task.task_id,
+        reviewer,
+        f"{names} changes requested (round {row.round}):\n{bullets}",
+    )
+    _move(session, task.task_id, TaskStatus.IN_PROGRESS, reviewer, "returned by review")
+    return "returned"
+
+
+# -- goals -----------------------------------------------------------------------------------
+
+
+def write_results(session: Session, goal: Task, *, by: uuid.UUID | None) -> uuid.UUID:
+    """The goal's results document: each subtask and the documents it produced."""
+    sections = [f"# Results: {goal.title}", goal.description.strip()]
+    for subtask in board.subtasks_of(session, goal.task_id):
+        sections.append(f"## {subtask.title}")
+        found = list_documents(session, DocumentFilter(task_id=subtask.task_id, limit=20)).items
+        for summary in found:
+            document = get_document(session, summary.document_id)
+            sections.append(
+                f"### {document.title} (document {document.document_id}, "
+                f"version {document.version})\n\n{_demote(document.content)}"
+            )
+        if not found:
+            sections.append("_No document; see the task's thread._")
+    data = DocumentCreate(
+        title=f"Results: {goal.title}"[:200],
+        content="\n\n".join(s for s in sections if s)[:200_000],
+        task_id=goal.task_id,
+        author_agent_id=by,
+    )
+    actor = Actor.agent(by) if by else Actor.system()
+    return create_document(session, data, actor=actor).document_id
+
+
+def _demote(markdown: str) -> str:
+    """Headings pushed down three levels, so a document nests under its subtask."""
+    return "\n".join(
+        "###" + line if line.startswith("#") else line for line in markdown.strip().splitlines()
+    )
+
+
+def _after_done(session: Session, task: Task) -> None:
+    for dependent in board.dependents_of(session, task.task_id):
+        for agent_id in dependent.assignee_ids:
+            request_turn(session, agent_id)
+    if task.parent_task_id is not None:
+        goal = board.get_task(session, task.parent_task_id)
+        siblings = board.subtasks_of(session, goal.task_id)
+        if all(s.status is TaskStatus.DONE for s in siblings) and goal.status in (
+            TaskStatus.ASSIGNED,
+            TaskStatus.IN_PROGRESS,
+        ):
+            if goal.status is TaskStatus.ASSIGNED:
+                _move(session, goal.task_id, TaskStatus.IN_PROGRESS, None, "")
+            _move(session, goal.task_id, TaskStatus.REVIEW, None, "every subtask is done")
+    if board.unassigned_inbox_tasks(session, limit=1) and (lead := orchestrator(session)):
+        request_turn(session, lead.agent_id)
+
+
+@on_event("task.status_changed")
+def _react_to_status(session: Session, event: DomainEvent) -> None:
+    if event.task_id is None:
+        return
+    target, source = event.payload.get("to"), event.payload.get("from")
+    if target == TaskStatus.REVIEW.value:
+        request_review(session, board.get_task(session, event.task_id))
+    elif target == TaskStatus.DONE.value:
+        _after_done(session, board.get_task(session, event.task_id))
+    elif source == TaskStatus.BLOCKED.value and event.actor.agent_id is None:
+        for agent_id in board.get_task(session, event.task_id).assignee_ids:
+            request_turn(session, agent_id)  # a person unblocked it
+
+
+@on_event("task.created")
+def _wake_orchestrator(session: Session, event: DomainEvent) -> None:
+    if event.task_id is None:
+        return
+    task = board.get_task(session, event.task_id)
+    lead = orchestrator(session) if task.parent_task_id is None and not task.assignee_ids else None
+    if lead is not None and lead.agent_id != event.actor.agent_id:
+        request_turn(session, lead.agent_id)
+
+
+def escalate_stopped_turn(
+    session: Session, agent: Agent, task_id: uuid.UUID | None, reason: str, detail: str
+) -> None:
+    """A turn hit a safety limit: record it, block its task, and tell the admins."""
+    record_event(
+        session,
+        "agent.turn_stopped",
+        actor=Actor.system(),
+        subject_kind="agent",
+        subject_id=agent.agent_id,
+        task_id=task_id,
+        agent_id=agent.agent_id,
+        summary=f"{agent.name}'s turn was stopped: {detail}",
+        payload={"reason": reason, "detail": detail, "name": agent.name},
+    )
+    if task_id is not None:
+        task = board.get_task(session, task_id)
+        if task.status is not TaskStatus.BLOCKED and task.status is not TaskStatus.DONE:
+            _move(session, task_id, TaskStatus.BLOCKED, None, f"turn stopped: {detail}")
+    notify_admins(
+        session,
+        NotificationKind.ESCALATION,
+        f"{agent.name}'s turn was stopped ({reason}): {detail}",
+        task_id=task_id,
+    )

@@ -1,0 +1,160 @@
+"""When agents take turns: one turn per agent at a time, woken at once by direct events.
+
+A turn is an `agent.turn` job. `request_turn` enqueues one unless the agent already has one
+waiting; if its turn is running, the request is remembered (`wake_pending`) and the running turn
+enqueues the next one as it ends, so no wake-up is lost and no two turns of an agent overlap.
+
+Direct events wake agents in the transaction that records them (so a wake-up commits with its
+cause, or not at all):
+
+    task.assigned             the agents added
+    message.created           the agents @mentioned (not the author)
+    question.answered         the agent that asked (its turn resumes)
+    task.created              the orchestrator, for a new unassigned top-level task or goal
+    task.status_changed       review: a reviewer is chosen and woken (`orchestration`);
+                              done: the assignees of tasks waiting for it, and the goal's
+                              orchestrator when the goal's last subtask is done
+    agent.status_changed      an agent a person unblocked
+    budget.updated / deleted  agents whose last turn was refused for budget
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from missionctl.db import tenant_of, utcnow
+from missionctl.engine.service import enqueue, is_job_pending
+from missionctl.events.service import DomainEvent, on_event
+from missionctl.runtime.models import AgentTurnRow
+
+TURN_JOB = "agent.turn"
+
+
+def _state(session: Session, agent_id: uuid.UUID) -> AgentTurnRow:
+    """The agent's turn state, locked for this unit of work (created on first use)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = AgentTurnRow.__table__
+    session.execute(
+        dialect.insert(table)
+        .values(agent_id=agent_id, tenant_id=tenant_of(session), wake_pending=False, turns=0)
+        .on_conflict_do_nothing(index_elements=["agent_id"])
+    )
+    row = session.scalar(
+        select(AgentTurnRow)
+        .where(AgentTurnRow.agent_id == agent_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
+
+
+def _is_live(session: Session, job_id: uuid.UUID | None) -> bool:
+    return job_id is not None and is_job_pending(session, job_id)
+
+
+def request_turn(session: Session, agent_id: uuid.UUID) -> bool:
+    """Make sure the agent gets a turn soon; True when this call enqueued it."""
+    state = _state(session, agent_id)
+    if _is_live(session, state.queued_job_id):
+        return False
+    if _is_live(session, state.running_job_id):
+        state.wake_pending = True
+        session.flush()
+        return False
+    state.queued_job_id = enqueue(session, TURN_JOB, {"agent_id": str(agent_id)})
+    session.flush()
+    return True
+
+
+def start_turn(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    """Mark the agent's turn as running in `job_id`; False when another turn is running."""
+    state = _state(session, agent_id)
+    if state.queued_job_id == job_id:
+        state.queued_job_id = None
+    if state.running_job_id not in (None, job_id) and _is_live(session, state.running_job_id):
+        state.wake_pending = True  # the running turn enqueues another when it ends
+        session.flush()
+        return False
+    state.running_job_id = job_id
+    session.flush()
+    return True
+
+
+def end_turn(
+    session: Session, agent_id: uuid.UUID, job_id: uuid.UUID, outcome: str, *, more: bool
+) -> None:
+    """Record how the turn ended; start the next one if work arrived meanwhile (or `more`)."""
+    state = _state(session, agent_id)
+    if state.running_job_id == job_id:
+        state.running_job_id = None
+    state.turns += 1
+    state.last_outcome = outcome
+    state.last_turn_at = utcnow()
+    again = state.wake_pending or more
+    state.wake_pending = False
+    session.flush()
+    if again:
+        request_turn(session, agent_id)
+
+
+def turn_states(session: Session) -> dict[uuid.UUID, dict[str, Any]]:
+    """Every agent's turn state (for progress views)."""
+    return {
+        row.agent_id: {
+            "is_running": row.running_job_id is not None,
+            "is_queued": row.queued_job_id is not None,
+            "turns": row.turns,
+            "last_outcome": row.last_outcome,
+            "last_turn_at": row.last_turn_at,
+        }
+        for row in session.scalars(select(AgentTurnRow))
+    }
+
+
+def _wake(session: Session, agent_ids: list[Any], *, except_id: uuid.UUID | None = None) -> None:
+    for agent_id in dict.fromkeys(uuid.UUID(str(a)) for a in agent_ids):
+        if agent_id != except_id:
+            request_turn(session, agent_id)
+
+
+@on_event("task.assigned")
+def _wake_assignees(session: Session, event: DomainEvent) -> None:
+    _wake(session, event.payload.get("added", []), except_id=event.actor.agent_id)
+
+
+@on_event("message.created")
+def _wake_mentioned(session: Session, event: DomainEvent) -> None:
+    _wake(session, event.payload.get("mentioned_agent_ids", []), except_id=event.agent_id)
+
+
+@on_event("question.answered")
+def _resume_asker(session: Session, event: DomainEvent) -> None:
+    if event.agent_id is not None:
+        request_turn(session, event.agent_id)
+
+
+@on_event("agent.status_changed")
+def _wake_unblocked(session: Session, event: DomainEvent) -> None:
+    if event.payload.get("status") == "idle" and event.agent_id is not None:
+        request_turn(session, event.agent_id)
+
+
+@on_event("budget.updated")
+@on_event("budget.deleted")
+def _wake_after_budget(session: Session, _event: DomainEvent) -> None:
+    waiting = session.scalars(
+        select(AgentTurnRow.agent_id).where(AgentTurnRow.last_outcome == "budget")
+    )
+    for agent_id in list(waiting):
+        request_turn(session, agent_id)
+    session.execute(
+        update(AgentTurnRow)
+        .where(AgentTurnRow.last_outcome == "budget")
+        .values(last_outcome="budget_raised")
+    )
