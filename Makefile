@@ -58,6 +58,7 @@ bench: install ## Benchmarks (see bench/RESULTS.md): board list, engine (with DB
 	$(VENV)/bin/python bench/board_list.py
 	$(VENV)/bin/python bench/engine.py
 	$(VENV)/bin/python bench/models.py
+	$(VENV)/bin/python bench/agents.py
 
 clean: ## Remove local environments and caches (not your data in .missionctl/)
 	rm -rf $(VENV) $(TOOLS) .bench-venvs .pytest_cache .mypy_cache .ruff_cache .hypothesis
