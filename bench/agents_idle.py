@@ -7,7 +7,7 @@ notifications, the built-in `offline` model. Then, for each worker concurrency a
   `enqueue_due_heartbeats` enqueues them (called here in its batches of 500, as the scheduler's
   periodic task does) while a real worker (`bootstrap.make_worker`, the built-in job kinds)
   is already running in this process; the run ends when all N `agent.heartbeat` jobs succeeded.
-- Idle turns. `runtime.service.request_turn` enqueues an `agent.turn` job for every agent (one
+- Idle turns. `runtime.service.request_turn_now` enqueues an `agent.turn` job for every agent (one
   transaction); the worker runs them; each must end `idle` and no usage row may exist (no model
   was asked).
 
@@ -41,7 +41,7 @@ from missionctl.engine.models import JobRow
 from missionctl.engine.registry import JobRegistry
 from missionctl.engine.scheduler import Scheduler
 from missionctl.models.models import UsageRow
-from missionctl.runtime.service import TURN_JOB, request_turn
+from missionctl.runtime.service import TURN_JOB, request_turn_now
 from missionctl.settings import Settings
 
 GOAL_IDLE_TURN_MS = 2.0
@@ -190,7 +190,7 @@ def _enqueue_heartbeats(db: Database, count: int) -> int:
 
 def _enqueue_turns(db: Database, agent_ids: list[Any]) -> int:
     with db.transaction(DEFAULT_TENANT_ID) as session:
-        return sum(request_turn(session, agent_id) for agent_id in agent_ids)
+        return sum(request_turn_now(session, agent_id) for agent_id in agent_ids)
 
 
 def run_batch(

@@ -6,6 +6,7 @@ import difflib
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from types import EllipsisType
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from missionctl.events.service import record_event
 
 HEARTBEAT_JOB = "agent.heartbeat"
 HEARTBEAT_BATCH = 500
+KEEP = ...  # record_heartbeat: leave the current task as it is
 # What a version captures; status, heartbeats and the current task are live state, not definition.
 DEFINITION_FIELDS = (
     "name",
@@ -151,6 +153,13 @@ def create_agent(
 def get_agent(session: Session, agent_id: uuid.UUID) -> Agent:
     """The agent, or `NotFound`."""
     return Agent.model_validate(_row(session, agent_id))
+
+
+def capabilities_of(session: Session, agent_id: uuid.UUID) -> list[str]:
+    """The agent's capabilities (one column, for hot paths); [] for an unknown agent."""
+    return list(
+        session.scalar(select(AgentRow.capabilities).where(AgentRow.agent_id == agent_id)) or []
+    )
 
 
 def find_agent_by_name(session: Session, name: str) -> Agent | None:
@@ -389,16 +398,24 @@ def record_heartbeat(
     agent_id: uuid.UUID,
     *,
     status: AgentStatus | None,
-    current_task_id: uuid.UUID | None,
+    current_task_id: uuid.UUID | EllipsisType | None,
 ) -> Agent:
-    """Note that the agent is alive; optionally update its status and current task."""
+    """Note that the agent is alive; optionally update its status and current task (`KEEP`:
+    leave it as it is).
+
+    A check-in that changes neither is not an event (an idle team would fill the log with
+    them): `last_heartbeat_at` on the agent says it is alive.
+    """
     row = _row(session, agent_id)
     row.last_heartbeat_at = utcnow()
-    previous_status = row.status
+    previous_status, previous_task_id = row.status, row.current_task_id
     if status is not None:
         row.status = status.value
-    row.current_task_id = current_task_id
+    if current_task_id is not KEEP:
+        row.current_task_id = current_task_id
     session.flush()
+    if row.status == previous_status and row.current_task_id == previous_task_id:
+        return Agent.model_validate(row)
     record_event(
         session,
         "agent.heartbeat",

@@ -8,8 +8,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Row, bindparam, delete, exists, func, or_, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import NullType
 
 from missionctl.agents.service import require_agents
@@ -47,6 +58,8 @@ TASK_COLUMNS = (
     TaskRow.updated_at,
 )
 OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.REVIEW)
+Dependency = aliased(TaskRow, name="dependency")
+Subtask = aliased(TaskRow, name="subtask")
 
 
 def _row(session: Session, task_id: uuid.UUID, *, for_update: bool = False) -> TaskRow:
@@ -180,6 +193,33 @@ def open_tasks_for_agent(session: Session, agent_id: uuid.UUID, limit: int = 50)
     return sorted(_assemble(session, rows), key=lambda task: order[task.priority.value])
 
 
+def ready_for(agent_id: uuid.UUID) -> ColumnElement[bool]:
+    """Where-clause on tasks: assigned to the agent, to start or going on, with every
+    dependency done (a goal only while it has no subtasks: until it is planned)."""
+    pending_dependency = (
+        select(TaskDependencyRow.task_id)
+        .join(Dependency, Dependency.task_id == TaskDependencyRow.depends_on_task_id)
+        .where(TaskDependencyRow.task_id == TaskRow.task_id)
+        .where(Dependency.status != TaskStatus.DONE.value)
+    )
+    return and_(
+        TaskRow.status.in_([TaskStatus.ASSIGNED.value, TaskStatus.IN_PROGRESS.value]),
+        exists().where(
+            TaskAssigneeRow.task_id == TaskRow.task_id, TaskAssigneeRow.agent_id == agent_id
+        ),
+        ~pending_dependency.exists(),
+        or_(TaskRow.is_goal.is_(False), ~exists().where(Subtask.parent_task_id == TaskRow.task_id)),
+    )
+
+
+def unassigned_in_inbox() -> ColumnElement[bool]:
+    """Where-clause on tasks: in the inbox with nobody assigned."""
+    return and_(
+        TaskRow.status == TaskStatus.INBOX.value,
+        ~exists().where(TaskAssigneeRow.task_id == TaskRow.task_id),
+    )
+
+
 def open_task_counts(session: Session) -> dict[uuid.UUID, int]:
     """How many open (assigned, in progress, in review) tasks each agent holds."""
     rows = session.execute(
@@ -195,8 +235,7 @@ def unassigned_inbox_tasks(session: Session, limit: int = 200) -> list[Task]:
     """Tasks in the inbox with nobody assigned, oldest first (goals included)."""
     rows = session.execute(
         select(*RAW_TASK_COLUMNS)
-        .where(TaskRow.status == TaskStatus.INBOX.value)
-        .where(~exists().where(TaskAssigneeRow.task_id == TaskRow.task_id))
+        .where(unassigned_in_inbox())
         .order_by(TaskRow.task_id)
         .limit(limit)
     ).all()

@@ -113,3 +113,4 @@ class QuestionRow(TenantMixin, Base):
     resume_state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    resumed_at: Mapped[datetime | None] = mapped_column(default=None)  # the turn took the answer

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import get_agent
@@ -187,20 +187,36 @@ def claim_answered_question(
     Called in the unit of work that starts the resuming turn, so each answer resumes a turn
     exactly once.
     """
-    rows = session.scalars(
+    row = session.scalar(
         select(QuestionRow)
-        .where(QuestionRow.agent_id == agent_id)
-        .where(QuestionRow.status == QuestionStatus.ANSWERED.value)
+        .where(unresumed_answer(agent_id))
         .order_by(QuestionRow.question_id)
+        .limit(1)
         .with_for_update()
     )
-    for row in rows:
-        state = dict(row.resume_state or {})
-        if not state.get("resumed"):
-            row.resume_state = {**state, "resumed": True}
-            session.flush()
-            return Question.model_validate(row), state
-    return None
+    if row is None:
+        return None
+    row.resumed_at = utcnow()
+    session.flush()
+    return Question.model_validate(row), dict(row.resume_state or {})
+
+
+def unresumed_answer(agent_id: uuid.UUID) -> ColumnElement[bool]:
+    """Where-clause: the agent's answered questions no turn has resumed from yet."""
+    return and_(
+        QuestionRow.agent_id == agent_id,
+        QuestionRow.status == QuestionStatus.ANSWERED.value,
+        QuestionRow.resumed_at.is_(None),
+    )
+
+
+def open_question_on(agent_id: uuid.UUID, task_id: Any) -> ColumnElement[bool]:
+    """Where-clause: the agent's unanswered questions about `task_id` (a value or a column)."""
+    return and_(
+        QuestionRow.agent_id == agent_id,
+        QuestionRow.status == QuestionStatus.OPEN.value,
+        QuestionRow.task_id == task_id,
+    )
 
 
 def has_open_question(session: Session, agent_id: uuid.UUID, task_id: uuid.UUID | None) -> bool:

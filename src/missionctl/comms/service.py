@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import (
@@ -391,6 +391,13 @@ def mark_all_read(session: Session, data: MarkAllRead, *, actor: Actor) -> int:
             payload={"updated": updated},
         )
     return int(updated)
+
+
+def undelivered(agent_id: uuid.UUID) -> ColumnElement[bool]:
+    """Where-clause: notifications waiting for the agent."""
+    return and_(
+        NotificationRow.recipient_agent_id == agent_id, NotificationRow.is_delivered.is_(False)
+    )
 
 
 def count_undelivered(session: Session, agent_id: uuid.UUID) -> int:

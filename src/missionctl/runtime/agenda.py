@@ -20,20 +20,30 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.schemas import Agent
+from missionctl.agents.service import capabilities_of
 from missionctl.board import service as board
+from missionctl.board.models import TaskRow
 from missionctl.board.schemas import Task, TaskStatus, TaskStatusChange
 from missionctl.common import Actor
-from missionctl.comms.questions import claim_answered_question, has_open_question
+from missionctl.comms.questions import (
+    claim_answered_question,
+    has_open_question,
+    open_question_on,
+    unresumed_answer,
+)
 from missionctl.comms.schemas import MessageFilter, Notification, NotificationKind
-from missionctl.comms.service import deliver_notifications, list_messages
+from missionctl.comms.service import deliver_notifications, list_messages, undelivered
+from missionctl.db import tenant_of
 from missionctl.documents.schemas import DocumentFilter
 from missionctl.documents.service import get_document, list_documents
 from missionctl.memory.schemas import MemoryFilter
 from missionctl.memory.service import search_memories
 from missionctl.runtime.context import ThreadMessage, TurnMaterial
+from missionctl.runtime.models import TaskReviewRow
 from missionctl.runtime.orchestration import (
     ORCHESTRATOR_CAPABILITY,
     orchestrator,
@@ -108,6 +118,26 @@ def _task_to_work_on(session: Session, agent: Agent) -> Task | None:
             continue
         return task
     return None
+
+
+def has_work(session: Session, agent_id: uuid.UUID) -> bool:
+    """Whether `choose_work` could find anything for the agent, in one read (False: it would
+    not; True: it may). Idle turns and heartbeats stop here, before any bookkeeping."""
+    mine = select(
+        exists().where(undelivered(agent_id))
+        | exists().where(unresumed_answer(agent_id))
+        | exists().where(
+            TaskReviewRow.reviewer_agent_id == agent_id, TaskReviewRow.status == "requested"
+        )
+        | exists().where(
+            board.ready_for(agent_id), ~exists().where(open_question_on(agent_id, TaskRow.task_id))
+        ),
+        exists().where(TaskRow.tenant_id == tenant_of(session), board.unassigned_in_inbox()),
+    )
+    personal, inbox = session.execute(mine).one()
+    if personal:
+        return True
+    return bool(inbox) and ORCHESTRATOR_CAPABILITY in capabilities_of(session, agent_id)
 
 
 def choose_work(

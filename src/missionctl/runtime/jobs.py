@@ -23,6 +23,7 @@ from missionctl.engine.registry import JobKind, JobRegistry
 from missionctl.models.gateway import Gateway, GatewayOptions
 from missionctl.models.metering import CallContext
 from missionctl.models.routed import RoutedModel
+from missionctl.runtime.agenda import has_work as has_work_for
 from missionctl.runtime.service import TURN_JOB, request_turn
 from missionctl.runtime.turns import ModelFactory, TurnRunner
 from missionctl.sealing import Sealer
@@ -55,9 +56,10 @@ def run_heartbeat(job: JobContext, session: Session) -> dict[str, Any]:
     """Record the agent's check-in; request a turn when it has work."""
     payload = AgentPayload.model_validate(job.payload)
     woke = wake(session, payload.agent_id, stall_heartbeats=job.settings.stall_heartbeats)
-    if woke.has_work:
+    has_work = has_work_for(session, payload.agent_id)
+    if has_work:
         request_turn(session, payload.agent_id)
-    return woke.model_dump(mode="json")
+    return woke.model_copy(update={"has_work": has_work}).model_dump(mode="json")
 
 
 def register(registry: JobRegistry, *, model_factory: ModelFactory | None = None) -> None:

@@ -90,14 +90,19 @@ def _move(
 # -- who -------------------------------------------------------------------------------------
 
 
-def orchestrator(session: Session) -> Agent | None:
-    """The tenant's orchestrator: the first agent able to plan and not blocked."""
-    planners = [
+def planners(session: Session) -> list[Agent]:
+    """The agents able to plan and not blocked, oldest first."""
+    able = [
         agent
         for agent in all_agents(session)
         if ORCHESTRATOR_CAPABILITY in agent.capabilities and agent.status is not AgentStatus.BLOCKED
     ]
-    return min(planners, key=lambda a: (a.created_at, a.name), default=None)
+    return sorted(able, key=lambda a: (a.created_at, a.name))
+
+
+def orchestrator(session: Session) -> Agent | None:
+    """The tenant's lead orchestrator (it triages the inbox): the oldest planner."""
+    return next(iter(planners(session)), None)
 
 
 def candidates(session: Session, capacity: int) -> list[Candidate]:
@@ -169,6 +174,8 @@ def choose_reviewer(session: Session, task: Task) -> Agent | None:
         planners = [a for a in all_agents(session) if a.agent_id in task.assignee_ids]
         return next((a for a in planners if ORCHESTRATOR_CAPABILITY in a.capabilities), lead)
     load = board.open_task_counts(session)
+    for reviewer_id, waiting in review_counts(session).items():
+        load[reviewer_id] = load.get(reviewer_id, 0) + waiting
     reviewers = [
         agent
         for agent in all_agents(session)
@@ -265,6 +272,16 @@ def request_review(session: Session, task: Task) -> TaskReviewRow | None:
     )
     request_turn(session, reviewer.agent_id)
     return row
+
+
+def review_counts(session: Session) -> dict[uuid.UUID, int]:
+    """How many requested reviews wait for each reviewer (part of its load)."""
+    rows = session.execute(
+        select(TaskReviewRow.reviewer_agent_id, func.count())
+        .where(TaskReviewRow.status == "requested", TaskReviewRow.reviewer_agent_id.is_not(None))
+        .group_by(TaskReviewRow.reviewer_agent_id)
+    )
+    return {uuid.UUID(str(agent_id)): int(count) for agent_id, count in rows}
 
 
 def pending_review(session: Session, agent_id: uuid.UUID) -> TaskReviewRow | None:
@@ -403,9 +420,13 @@ def _wake_orchestrator(session: Session, event: DomainEvent) -> None:
     if event.task_id is None:
         return
     task = board.get_task(session, event.task_id)
-    lead = orchestrator(session) if task.parent_task_id is None and not task.assignee_ids else None
-    if lead is not None and lead.agent_id != event.actor.agent_id:
-        request_turn(session, lead.agent_id)
+    if task.parent_task_id is not None or task.assignee_ids:
+        return
+    # A goal goes to whichever planner takes a turn first; other tasks are triaged by the lead.
+    wake = planners(session) if task.is_goal else planners(session)[:1]
+    for planner in wake:
+        if planner.agent_id != event.actor.agent_id:
+            request_turn(session, planner.agent_id)
 
 
 def escalate_stopped_turn(

@@ -21,9 +21,10 @@ cause, or not at all):
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, case, or_, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,8 @@ from missionctl.events.service import DomainEvent, on_event
 from missionctl.runtime.models import AgentTurnRow
 
 TURN_JOB = "agent.turn"
+_REQUESTS = "missionctl.turn_requests"
+TURNS = cast(Table, AgentTurnRow.__table__)  # hot paths use Core statements (no ORM overhead)
 
 
 def _state(session: Session, agent_id: uuid.UUID) -> AgentTurnRow:
@@ -58,8 +61,30 @@ def _is_live(session: Session, job_id: uuid.UUID | None) -> bool:
     return job_id is not None and is_job_pending(session, job_id)
 
 
-def request_turn(session: Session, agent_id: uuid.UUID) -> bool:
-    """Make sure the agent gets a turn soon; True when this call enqueued it."""
+def request_turn(session: Session, agent_id: uuid.UUID) -> None:
+    """Make sure the agent gets a turn soon, when this unit of work commits.
+
+    The requests of a unit of work are applied together just before it commits, in agent
+    order: each locks the agent's turn state, so taking those locks late and in one order keeps
+    two units of work that wake each other's agents from deadlocking (PostgreSQL).
+    """
+    session.info.setdefault(_REQUESTS, set()).add(agent_id)
+
+
+@sa_event.listens_for(Session, "before_commit", insert=True)  # before the workers' NOTIFY
+def _apply_turn_requests(session: Session) -> None:
+    requests: set[uuid.UUID] = session.info.pop(_REQUESTS, None) or set()
+    for agent_id in sorted(requests):
+        request_turn_now(session, agent_id)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_turn_requests(session: Session, _transaction: object) -> None:
+    session.info.pop(_REQUESTS, None)
+
+
+def request_turn_now(session: Session, agent_id: uuid.UUID) -> bool:
+    """`request_turn` applied at once; True when this call enqueued the turn."""
     state = _state(session, agent_id)
     if _is_live(session, state.queued_job_id):
         return False
@@ -84,6 +109,44 @@ def start_turn(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> bool
     state.running_job_id = job_id
     session.flush()
     return True
+
+
+def start_turn_quickly(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    """The common case of `start_turn` in one statement: no other turn runs, no wake-up waits.
+
+    False means "take the slow path" (it may still start). The UPDATE locks the agent's turn
+    state until commit, so a wake-up that arrives meanwhile waits and then sees this turn's end.
+    """
+    table = TURNS
+    started = session.connection().execute(
+        update(table)
+        .where(table.c.agent_id == agent_id)
+        .where(or_(table.c.running_job_id.is_(None), table.c.running_job_id == job_id))
+        .where(table.c.wake_pending.is_(False))
+        .values(
+            running_job_id=job_id,
+            queued_job_id=case(
+                (table.c.queued_job_id == job_id, None), else_=table.c.queued_job_id
+            ),
+        )
+    )
+    return started.rowcount == 1
+
+
+def end_idle_turn(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> None:
+    """End a quickly started turn that found nothing to do (nothing can have arrived since:
+    the turn state stayed locked)."""
+    table = TURNS
+    session.connection().execute(
+        update(table)
+        .where(table.c.agent_id == agent_id, table.c.running_job_id == job_id)
+        .values(
+            running_job_id=None,
+            turns=table.c.turns + 1,
+            last_outcome="idle",
+            last_turn_at=utcnow(),
+        )
+    )
 
 
 def end_turn(

@@ -18,6 +18,7 @@ instead of posting the message or saving the document a second time.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -374,6 +375,13 @@ def ask_human(ctx: RunContext[TurnDeps], question: str) -> str:
 
 def platform_tools() -> list[Tool[TurnDeps]]:
     """Every platform tool, for an `Agent(deps_type=TurnDeps, tools=platform_tools())`."""
+    return list(_built())
+
+
+@functools.cache
+def _built() -> tuple[Tool[TurnDeps], ...]:
+    # Built once per process: each Tool derives its JSON schema when made (milliseconds), and
+    # they hold no state (a call's state comes in its RunContext).
     functions = (
         list_tasks,
         create_task,
@@ -390,7 +398,7 @@ def platform_tools() -> list[Tool[TurnDeps]]:
         ask_human,
     )
     # Sequential: each call's effect is checkpointed before the next one starts.
-    return [Tool(function, takes_ctx=True, sequential=True) for function in functions]
+    return tuple(Tool(function, takes_ctx=True, sequential=True) for function in functions)
 
 
 READ_ONLY = frozenset(
@@ -400,4 +408,4 @@ READ_ONLY = frozenset(
 
 def read_only_tools() -> list[Tool[TurnDeps]]:
     """The tools that look but change nothing on the board (for planning and reviewing)."""
-    return [tool for tool in platform_tools() if tool.name in READ_ONLY]
+    return [tool for tool in _built() if tool.name in READ_ONLY]

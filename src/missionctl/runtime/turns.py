@@ -140,6 +140,18 @@ def _pinned(session: Session, agent: AgentInfo, state: dict[str, Any]) -> dict[s
     return dict(pinned) if isinstance(pinned, dict) else _definition(agent)
 
 
+def _idle(job: JobContext, agent_id: uuid.UUID) -> bool:
+    """The common turn, in one short unit of work: nothing to do, so it ends at once (no
+    checkpoint: re-running it is harmless). False: the turn goes on to `begin`."""
+    with job.transaction() as session:
+        if not service.start_turn_quickly(session, agent_id, job.job_id):
+            return False
+        if agenda.has_work(session, agent_id):
+            return False
+        service.end_idle_turn(session, agent_id, job.job_id)
+        return True
+
+
 def begin(session: Session, job: JobContext, agent_id: uuid.UUID) -> dict[str, Any]:
     """The turn's first checkpoint: what it works on and everything it shows the model."""
     if not service.start_turn(session, agent_id, job.job_id):
@@ -212,6 +224,8 @@ class TurnRunner:
     def run(self, job: JobContext) -> dict[str, Any]:
         """The `agent.turn` job."""
         agent_id = uuid.UUID(str(job.payload["agent_id"]))
+        if "begin" not in job.finished_steps and _idle(job, agent_id):
+            return {"outcome": "idle", "notifications": 0}
         begun = job.step("begin", lambda s: begin(s, job, agent_id))
         if begun["outcome"] != "work":
             return begun
@@ -429,7 +443,8 @@ def finish(
             "cost_nanos": nanos,
         },
     )
-    did_work = kind == "output"
+    # Another turn at once only if there is more to do (a person's answer, a new task...).
+    did_work = kind == "output" and agenda.has_work(session, agent_id)
     service.end_turn(
         session, agent_id, job.job_id, kind if kind != "output" else "done", more=did_work
     )

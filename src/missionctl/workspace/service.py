@@ -12,7 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from missionctl.agents.service import all_agents, get_agent, record_heartbeat, require_agents
+from missionctl.agents.service import (
+    KEEP,
+    all_agents,
+    record_heartbeat,
+    require_agents,
+)
 from missionctl.board.schemas import Task, TaskFilter
 from missionctl.board.service import count_by_status, get_task, list_tasks, open_tasks_for_agent
 from missionctl.board.transitions import BOARD_COLUMNS
@@ -193,13 +198,12 @@ def wake(session: Session, agent_id: uuid.UUID, *, stall_heartbeats: int = 3) ->
     open tasks that have seen no event for `stall_heartbeats` of its intervals are escalated
     once as stalled (a `task.stalled` event; people are notified) until they move again.
     """
-    agent = get_agent(session, agent_id)
-    record_heartbeat(session, agent_id, status=None, current_task_id=agent.current_task_id)
+    agent = record_heartbeat(session, agent_id, status=None, current_task_id=KEEP)
     open_tasks = open_tasks_for_agent(session, agent_id)
     pending = count_undelivered(session, agent_id)
     patience = timedelta(seconds=agent.heartbeat_interval_seconds * stall_heartbeats)
     now = utcnow()
-    last = last_activity(session, [task.task_id for task in open_tasks])
+    last = last_activity(session, [task.task_id for task in open_tasks]) if open_tasks else {}
     stalled = [
         task
         for task in open_tasks
