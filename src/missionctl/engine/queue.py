@@ -262,11 +262,16 @@ def finish(
 
 
 def finish_many(conn: Connection, succeeded: Sequence[tuple[ClaimedJob, Any]]) -> int:
-    """Record many successes in one statement; how many the worker still held."""
+    """Record many successes in one statement; how many the worker still held.
+
+    Rows are updated in job id order, the order `renew` locks them in, so the two cannot
+    deadlock (PostgreSQL).
+    """
     now = utcnow()
+    ordered = sorted(succeeded, key=lambda pair: pair[0].job_id)
     outcome = conn.execute(
         _FINISH[S.SUCCEEDED],
-        [{**_held(job), "now": now, "result": result} for job, result in succeeded],
+        [{**_held(job), "now": now, "result": result} for job, result in ordered],
     )
     return outcome.rowcount
 
@@ -283,6 +288,13 @@ def renew(
         return {}
     job_ids, owners = _leases(held)
     lease_until = utcnow() + timedelta(seconds=lease_seconds)
+    if conn.dialect.name == "postgresql":  # lock in job id order first (see finish_many)
+        conn.execute(
+            select(jobs.c.job_id)
+            .where(jobs.c.job_id.in_(job_ids))
+            .order_by(jobs.c.job_id)
+            .with_for_update()
+        )
     rows = conn.execute(
         update(jobs)
         .where(
