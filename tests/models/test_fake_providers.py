@@ -496,3 +496,41 @@ def test_importable_by_path_without_the_test_suite() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_structured_output_goes_over_the_wire_path_not_the_sdk(fake_llm: FakeProvider) -> None:
+    """pydantic-ai asks for `auto` output with a structured type; the wire model resolves it
+    to an output tool itself instead of falling back to the (slower) SDK model."""
+    import ssl
+
+    from pydantic import BaseModel
+
+    from missionctl.models.openai_wire import OpenAIWireModel
+
+    class Verdict(BaseModel):
+        approved: bool
+        comments: str
+
+    def no_sdk() -> AsyncOpenAI:
+        raise AssertionError("the SDK model was built")
+
+    async def run() -> Verdict:
+        model = OpenAIWireModel(
+            "gpt-4o-mini",
+            base_url=f"{fake_llm.base_url}/v1",
+            api_key=KEY,
+            timeout_seconds=10,
+            ssl_context=ssl.create_default_context(),
+            sdk_client=no_sdk,
+        )
+        try:
+            agent = Agent(model, output_type=[Verdict, str])
+            return (await agent.run("review this")).output  # type: ignore[return-value]
+        finally:
+            await model.aclose()
+
+    fake_llm.script(ToolCall("final_result", {"approved": True, "comments": "fine"}))
+    output = asyncio.run(run())
+    [request] = fake_llm.requests  # one request, over httpx: the SDK was never built
+    assert request.body["tools"][0]["function"]["name"] == "final_result"
+    assert output == Verdict(approved=True, comments="fine")

@@ -28,7 +28,7 @@ from missionctl.errors import MissionControlError
 from missionctl.models import budgets, service, usage
 from missionctl.models.accounting import nanos_to_usd
 from missionctl.models.catalog import DEPLOYMENT_PREFIX, DeploymentSpec
-from missionctl.models.gateway import MODEL_FAILURES, Completion, RoutedStream
+from missionctl.models.gateway import MODEL_FAILURES, Completion, Gateway, RoutedStream
 from missionctl.models.metering import CallContext
 from missionctl.models.schemas import (
     OFFLINE_LABEL,
@@ -62,7 +62,7 @@ USE = [need(Permission.MODELS_USE)]
 
 
 def _changed(ctx: RequestContext) -> None:
-    ctx.app.gateway.invalidate(ctx.tenant_id)
+    Gateway.invalidate_everywhere(ctx.app.gateway.db, ctx.tenant_id)
 
 
 # -- deployments ---------------------------------------------------------------------------

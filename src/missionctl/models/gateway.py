@@ -15,10 +15,12 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from pydantic_ai.exceptions import (
     ModelAPIError,
@@ -119,7 +121,14 @@ class _Call:
 
 
 class Gateway:
-    """Routes, budgets, meters and caches model calls for every tenant of a process."""
+    """Routes, budgets, meters and caches model calls for every tenant of a process.
+
+    A process may hold more than one (the API's, on its event loop, and the agent runtime's,
+    on the turns' loop): a change made through the API is announced to all of them
+    (`invalidate_everywhere`); other processes see it within `catalog_ttl_seconds`.
+    """
+
+    _live: ClassVar[weakref.WeakSet[Gateway]] = weakref.WeakSet()
 
     def __init__(
         self,
@@ -139,6 +148,15 @@ class Gateway:
         self._sleep = sleep
         self._catalogs: dict[uuid.UUID, tuple[float, Catalog]] = {}
         self._lock = threading.Lock()
+        Gateway._live.add(self)
+
+    @classmethod
+    def invalidate_everywhere(cls, db: Database, tenant_id: uuid.UUID) -> None:
+        """Forget the tenant's catalog in every gateway of this process on the same database."""
+        url = db.engine.url
+        for gateway in list(cls._live):
+            if gateway.db.engine.url == url:
+                gateway.invalidate(tenant_id)
 
     def close(self) -> None:
         """Close every provider client this gateway opened (from any thread)."""
@@ -221,13 +239,16 @@ class Gateway:
             cached = self._from_cache(call, key)
             if cached is not None:
                 return cached
-        self._hold(call)
+        # The budget hold and the metering are units of work on the database: they run off
+        # the event loop, which other calls (and, in the API, other requests) share.
+        if call.budgets:
+            await asyncio.to_thread(self._hold, call)
         try:
             spec, response = await self._attempt(call, messages, settings, parameters)
         except BaseException:
-            self._settle(call, None, None, None)
+            await asyncio.shield(asyncio.to_thread(self._settle, call, None, None, None))
             raise
-        self._settle(call, (key, ttl) if ttl else None, spec, response)
+        await asyncio.to_thread(self._settle, call, (key, ttl) if ttl else None, spec, response)
         return self._completion(call, spec, response)
 
     @asynccontextmanager

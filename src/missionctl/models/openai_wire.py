@@ -113,6 +113,10 @@ class OpenAIWireModel(Model):
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
         """One chat completion."""
+        # Resolves `auto` output modes (pydantic-ai's structured output) to this profile's own.
+        model_settings, model_request_parameters = self.prepare_request(
+            model_settings, model_request_parameters
+        )
         try:
             body = self._body(messages, model_settings, model_request_parameters)
         except NotPlain:
