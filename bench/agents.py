@@ -97,6 +97,7 @@ class Options:
     goals: int
     goal_rounds: int
     goal_concurrency: int
+    processes: int
     latency: float
     team: str
     postgres_url: str | None
@@ -114,6 +115,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--goals", type=int, help="goals of 4 subtasks (100)")
     parser.add_argument("--goal-rounds", type=int, help="goal runs per database (1)")
     parser.add_argument("--goal-concurrency", type=int, default=24, help="worker concurrency")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="worker processes for the goals (scale-out)"
+    )
     parser.add_argument("--latency", type=float, default=0.2, help="model latency, seconds")
     parser.add_argument("--team", choices=sorted(TEAMS), default="dedicated", help="team shape")
     default_pg = os.environ.get("MISSIONCTL_BENCH_POSTGRES_URL") or PG_ADMIN_URL
@@ -135,12 +139,14 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         goals=args.goals or (10 if quick else 100),
         goal_rounds=args.goal_rounds or 1,
         goal_concurrency=args.goal_concurrency,
+        processes=args.processes,
         latency=args.latency,
         team=args.team,
         postgres_url=None if args.no_postgres else args.postgres_url,
         keep=args.keep,
     )
-    if min(opts.agents, opts.rounds, opts.goals, opts.goal_rounds, *opts.concurrency) < 1:
+    counts = (opts.agents, opts.rounds, opts.goals, opts.goal_rounds, opts.processes)
+    if min(*counts, *opts.concurrency) < 1:
         parser.error("counts must be >= 1")
     return opts
 
@@ -322,6 +328,7 @@ def run_goal_rounds(
                 concurrency=opts.goal_concurrency,
                 latency=opts.latency,
                 timeout=max(600.0, opts.goals * 20.0),
+                processes=opts.processes,
             )
         finally:
             db.dispose()
@@ -332,7 +339,8 @@ def run_goal_rounds(
         _check_served(run, served, opts.latency)
         runs.append(run)
         print(
-            f"  {backend:<8} round {round_index + 1}: {opts.goals} goals in "
+            f"  {backend:<8} round {round_index + 1}, {opts.processes} process(es): "
+            f"{opts.goals} goals in "
             f"{run.wall_seconds:.1f} s; bound {run.bound_seconds:.1f} s (chain "
             f"{run.chain_seconds:.1f}, busiest agent {run.agent_seconds:.1f}); ratio "
             f"{run.ratio:.2f}; {run.turns} turns, {run.requests} requests",

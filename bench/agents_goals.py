@@ -22,17 +22,24 @@ completion (→ `finished_at`).
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
+from bench_common import base_env
+from board_list import group_cpu_seconds
 from missionctl.agents.schemas import AgentCreate
 from missionctl.agents.service import all_agents, create_agent
 from missionctl.board import service as board
@@ -41,7 +48,7 @@ from missionctl.board.schemas import TaskCreate, TaskStatus
 from missionctl.bootstrap import build_registry, make_scheduler, make_worker
 from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, Database
-from missionctl.engine.models import JobRow, JobStepRow
+from missionctl.engine.models import JobRow, JobStepRow, WorkerRow
 from missionctl.models import budgets, service
 from missionctl.models.models import UsageRow
 from missionctl.models.schemas import BudgetCreate, DeploymentCreate, PolicyCreate, Prices
@@ -158,6 +165,7 @@ class GoalRun:
     budget: dict[str, Any] = field(default_factory=dict)
     loop_lag_ms: dict[str, float] = field(default_factory=dict)
     other_load_cores: float = 0.0
+    processes: int = 1  # worker processes (this one and `missionctl worker`s)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -194,6 +202,66 @@ class GoalRun:
             "bound_seconds": round(self.bound_seconds, 3),
             "ratio": round(self.ratio, 3),
         }
+
+
+class ExtraWorkers:
+    """`count` more `missionctl worker` processes on the same database (scale-out)."""
+
+    def __init__(self, settings: Settings, db: Database, count: int, concurrency: int) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._cpu_at_start = 0.0
+        if count < 1:
+            return
+        env = base_env() | {
+            "MISSIONCTL_DATABASE_URL": settings.database_url,
+            "MISSIONCTL_DATA_DIR": str(settings.data_dir),
+            "MISSIONCTL_SECRET_KEY": ensure_secret_key(settings),
+            "MISSIONCTL_AGENT_CAPACITY": str(settings.agent_capacity),
+        }
+        missionctl = Path(sys.executable).parent / "missionctl"
+        for _ in range(count):
+            self.procs.append(
+                subprocess.Popen(
+                    [str(missionctl), "worker", "--concurrency", str(concurrency)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        deadline = time.monotonic() + 60
+        while self._alive(db) < count:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                self.stop()
+                raise RuntimeError("the extra worker processes did not start")
+            time.sleep(0.1)
+        self._cpu_at_start = self.cpu_seconds()
+
+    def _alive(self, db: Database) -> int:
+        pids = {p.pid for p in self.procs}
+        with db.connect(write=False) as conn:
+            rows = conn.execute(
+                select(WorkerRow.pid).where(
+                    WorkerRow.role == "worker", WorkerRow.stopped_at.is_(None)
+                )
+            ).all()
+        return sum(1 for (pid,) in rows if pid in pids)
+
+    def cpu_seconds(self) -> float:
+        """CPU the extra workers used since they were ready."""
+        return sum(group_cpu_seconds(p.pid) for p in self.procs) - self._cpu_at_start
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL for any that linger."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        self.procs = []
 
 
 class LoopLag:
@@ -280,14 +348,21 @@ def run_goals(
     concurrency: int,
     latency: float,
     timeout: float,
+    processes: int = 1,
 ) -> GoalRun:
-    """Create the goals with a worker running; wait until all are done; read the rows back."""
+    """Create the goals with a worker running; wait until all are done; read the rows back.
+
+    `processes` > 1: that many workers in all, the others `missionctl worker` processes of
+    their own (scale-out), each with `concurrency`; their CPU is added to the process's.
+    """
     registry = build_registry(settings)
     worker = make_worker(settings, db, registry, concurrency=concurrency)
     scheduler = make_scheduler(settings, db, registry)
+    extra = ExtraWorkers(settings, db, processes - 1, concurrency)
     worker.start()
     scheduler.start()
     lag = LoopLag()
+    extra_cpu = 0.0
     try:
         lag.__enter__()
         cpu, began = time.process_time(), time.monotonic()
@@ -300,8 +375,10 @@ def run_goals(
         create_seconds = time.monotonic() - began
         wait_for_goals(db, goals, timeout)
         cpu = time.process_time() - cpu
+        extra_cpu = extra.cpu_seconds()
     finally:
         lag.__exit__()
+        extra.stop()
         scheduler.stop()
         worker.stop(grace_seconds=10)
         gateway_for(db, settings).close()
@@ -312,7 +389,9 @@ def run_goals(
         concurrency,
         latency,
     )
-    run.create_seconds, run.process_cpu_seconds = round(create_seconds, 3), round(cpu, 2)
+    run.create_seconds = round(create_seconds, 3)
+    run.process_cpu_seconds = round(cpu + extra_cpu, 2)
+    run.processes = processes
     run.loop_lag_ms = lag.summary()
     return run
 

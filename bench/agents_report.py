@@ -69,11 +69,11 @@ def print_goals(raw: dict[str, Any]) -> tuple[list[Row], list[str]]:
         return [], []
     print(f"\nGoals: team {raw['team']}")
     print(
-        "| Database | Round | Wall s | Chain s | Busiest agent s | Bound s | Wall ÷ bound "
-        "| Turns (idle) | Requests | CPU ms/turn | Request latency p50 / p90 ms "
+        "| Database | Processes | Round | Wall s | Chain s | Busiest agent s | Bound s "
+        "| Wall ÷ bound | Turns (idle) | Requests | CPU ms/turn | Request latency p50 / p90 ms "
         "| Loop lag p50 / p99 ms | Other load |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
     problems: list[str] = []
     notes: list[str] = []
     for backend, runs in goals.items():
@@ -81,7 +81,8 @@ def print_goals(raw: dict[str, Any]) -> tuple[list[Row], list[str]]:
             idle = run["turn_outcomes"].get("idle", 0)
             latency, lag = run["client_latency_ms"], run["loop_lag_ms"]
             print(
-                f"| {backend} | {run['round'] + 1} | {run['wall_seconds']:.1f} "
+                f"| {backend} | {run.get('processes', 1)} | {run['round'] + 1} "
+                f"| {run['wall_seconds']:.1f} "
                 f"| {run['chain_seconds']:.1f} | {run['agent_seconds']:.1f} "
                 f"| {run['bound_seconds']:.1f} | {run['ratio']:.2f} | {run['turns']} ({idle}) "
                 f"| {run['requests']} | {run['process_cpu_seconds'] * 1000 / run['turns']:.0f} "
@@ -103,7 +104,8 @@ def print_goals(raw: dict[str, Any]) -> tuple[list[Row], list[str]]:
     _print_busiest(goals)
     rows = [
         Row(
-            f"100 goals x 4, {backend}: wall ÷ latency-bound critical path"
+            f"100 goals x 4, {backend}, {runs[0].get('processes', 1)} worker process(es): "
+            "wall ÷ latency-bound critical path"
             if runs[0]["goals"] == 100
             else f"{runs[0]['goals']} goals x 4, {backend}: wall ÷ bound",
             f"**{_median(runs, 'ratio'):.2f}**",

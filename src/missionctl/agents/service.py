@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from types import EllipsisType
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from missionctl.agents.models import AgentRow, AgentVersionRow
 from missionctl.agents.schemas import (
@@ -204,9 +205,37 @@ def agents_by_name(session: Session, names: Iterable[str]) -> dict[str, Agent]:
 
 
 def all_agents(session: Session) -> list[Agent]:
-    """Every agent of the tenant, oldest first."""
-    rows = session.scalars(select(AgentRow).order_by(AgentRow.agent_id))
-    return [Agent.model_validate(row) for row in rows]
+    """Every agent of the tenant, oldest first.
+
+    Read once per unit of work (a turn's orchestration asks many times); any change to an
+    agent in the session drops the copy.
+    """
+    cached: list[Agent] | None = session.info.get(_ALL_AGENTS)
+    if cached is None:
+        rows = session.scalars(select(AgentRow).order_by(AgentRow.agent_id))
+        cached = session.info[_ALL_AGENTS] = [Agent.model_validate(row) for row in rows]
+    return list(cached)
+
+
+_ALL_AGENTS = "missionctl.all_agents"
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _forget_agents_on_flush(session: Session, _context: object) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, AgentRow) for obj in changed):
+        session.info.pop(_ALL_AGENTS, None)
+
+
+@sa_event.listens_for(Session, "do_orm_execute")
+def _forget_agents_on_bulk_change(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete:
+        state.session.info.pop(_ALL_AGENTS, None)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_agents_at_end(session: Session, _transaction: object) -> None:
+    session.info.pop(_ALL_AGENTS, None)
 
 
 def agent_exists(session: Session, agent_id: uuid.UUID) -> bool:

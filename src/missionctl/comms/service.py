@@ -393,11 +393,14 @@ def mark_all_read(session: Session, data: MarkAllRead, *, actor: Actor) -> int:
     return int(updated)
 
 
-def undelivered(agent_id: uuid.UUID) -> ColumnElement[bool]:
-    """Where-clause: notifications waiting for the agent."""
-    return and_(
+def undelivered(
+    agent_id: uuid.UUID, kind: NotificationKind | None = None
+) -> ColumnElement[bool]:
+    """Where-clause: notifications (of `kind`, or any) waiting for the agent."""
+    clause = and_(
         NotificationRow.recipient_agent_id == agent_id, NotificationRow.is_delivered.is_(False)
     )
+    return clause if kind is None else and_(clause, NotificationRow.kind == kind.value)
 
 
 def count_undelivered(session: Session, agent_id: uuid.UUID) -> int:

@@ -122,9 +122,13 @@ def _task_to_work_on(session: Session, agent: Agent) -> Task | None:
 
 def has_work(session: Session, agent_id: uuid.UUID) -> bool:
     """Whether `choose_work` could find anything for the agent, in one read (False: it would
-    not; True: it may). Idle turns and heartbeats stop here, before any bookkeeping."""
+    not; True: it may). Idle turns and heartbeats stop here, before any bookkeeping.
+
+    Only a mention asks for a turn of its own; other notifications (an assignment, say) wait
+    to be handed over with the next turn that has work.
+    """
     mine = select(
-        exists().where(undelivered(agent_id))
+        exists().where(undelivered(agent_id, NotificationKind.MENTION))
         | exists().where(unresumed_answer(agent_id))
         | exists().where(
             TaskReviewRow.reviewer_agent_id == agent_id, TaskReviewRow.status == "requested"
