@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
 
 from missionctl.common import Actor
 from missionctl.db import Database, utcnow
@@ -18,7 +20,7 @@ from missionctl.events.schemas import EventFilter
 from missionctl.events.service import list_events
 from missionctl.settings import load_settings
 from tests.engine.conftest import RunWorker, effects, job_status, wait_until
-from tests.engine.plugin import INSERT_EFFECT
+from tests.engine.plugin import INSERT_EFFECT, record_effect
 
 S = JobStatus
 
@@ -260,3 +262,36 @@ def test_an_attempt_past_its_timeout_fails(engine_db: Database, run_worker: RunW
     run_worker(concurrency=1)
     settles(engine_db, job_id, S.DEAD)
     assert "ran past its timeout" in (job(engine_db, job_id).last_error or "")
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg's DeadlockDetected carries
+
+
+def test_a_step_chosen_as_a_deadlock_victim_runs_again_and_commits_once(
+    engine_db: Database,
+) -> None:
+    enqueue(engine_db, "test.steps", {"steps": 1})
+    with engine_db.connect() as conn:
+        [claimed] = queue.claim(conn, "worker-a/1", {"test.steps": 5}, 1, lease_seconds=30)
+    context = JobContext(
+        claimed,
+        worker_id="worker-a",
+        db=engine_db,
+        settings=load_settings(secret_key="x" * 48),
+        lease_seconds=30,
+        timeout_seconds=30,
+    )
+    runs: list[int] = []
+
+    def step(session: Session) -> int:
+        runs.append(len(runs))
+        record_effect(session, context, "step-0")
+        if len(runs) < 3:  # the database undid it twice
+            raise OperationalError("UPDATE …", {}, _Deadlock())
+        return len(runs)
+
+    assert context.step("step-0", step) == 3
+    assert [row[1] for row in effects(engine_db)] == ["step-0"]  # two rolled back, one kept
+    with pytest.raises((OperationalError, ProgrammingError)):  # anything else fails as before
+        context.step("step-1", lambda session: session.execute(text("SELECT * FROM nowhere")))

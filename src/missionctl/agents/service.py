@@ -6,10 +6,10 @@ import difflib
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from types import EllipsisType
+from typing import cast
 
+from sqlalchemy import Table, func, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from missionctl.agents.models import AgentRow, AgentVersionRow
@@ -25,14 +25,14 @@ from missionctl.agents.schemas import (
 )
 from missionctl.audit.service import record_audit
 from missionctl.common import MAX_DB_INT, Actor, Page, Quotas, decode_uuid_cursor, split_page
-from missionctl.db import utcnow
+from missionctl.db import tenant_of, utcnow
 from missionctl.engine.service import enqueue
 from missionctl.errors import AlreadyExists, InvalidInput, NotFound, QuotaExceeded
 from missionctl.events.service import record_event
 
 HEARTBEAT_JOB = "agent.heartbeat"
 HEARTBEAT_BATCH = 500
-KEEP = ...  # record_heartbeat: leave the current task as it is
+AGENTS = cast(Table, AgentRow.__table__)
 # What a version captures; status, heartbeats and the current task are live state, not definition.
 DEFINITION_FIELDS = (
     "name",
@@ -427,10 +427,9 @@ def record_heartbeat(
     agent_id: uuid.UUID,
     *,
     status: AgentStatus | None,
-    current_task_id: uuid.UUID | EllipsisType | None,
+    current_task_id: uuid.UUID | None,
 ) -> Agent:
-    """Note that the agent is alive; optionally update its status and current task (`KEEP`:
-    leave it as it is).
+    """Note that the agent is alive; optionally update its status and current task.
 
     A check-in that changes neither is not an event (an idle team would fill the log with
     them): `last_heartbeat_at` on the agent says it is alive.
@@ -440,8 +439,7 @@ def record_heartbeat(
     previous_status, previous_task_id = row.status, row.current_task_id
     if status is not None:
         row.status = status.value
-    if current_task_id is not KEEP:
-        row.current_task_id = current_task_id
+    row.current_task_id = current_task_id
     session.flush()
     if row.status == previous_status and row.current_task_id == previous_task_id:
         return Agent.model_validate(row)
@@ -456,6 +454,25 @@ def record_heartbeat(
         payload={"status": row.status, "previous_status": previous_status, "name": row.name},
     )
     return Agent.model_validate(row)
+
+
+def check_in(session: Session, agent_id: uuid.UUID) -> tuple[str, int]:
+    """A scheduled heartbeat's check-in, in one statement (no event: nothing changed but the
+    time); the agent's name and heartbeat interval, or `NotFound`."""
+    table = AGENTS
+    row = (
+        session.connection()
+        .execute(
+            update(table)
+            .where(table.c.agent_id == agent_id, table.c.tenant_id == tenant_of(session))
+            .values(last_heartbeat_at=utcnow())
+            .returning(table.c.name, table.c.heartbeat_interval_seconds)
+        )
+        .first()
+    )
+    if row is None:
+        raise NotFound("agent", agent_id)
+    return str(row.name), int(row.heartbeat_interval_seconds)
 
 
 def next_heartbeat_at(session: Session) -> datetime | None:

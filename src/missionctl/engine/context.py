@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from missionctl.db import Database, utcnow
@@ -123,13 +125,32 @@ class JobContext:
                 self._steps = queue.load_steps(conn, self.job_id)
         return self._steps
 
+    def steps_in(self, session: Session) -> dict[str, Any]:
+        """`finished_steps`, read in the caller's unit of work if not read yet (one connection
+        fewer for a handler that starts with a transaction anyway)."""
+        if self._steps is None:
+            self._steps = queue.load_steps(session.connection(), self.job_id)
+        return self._steps
+
     def step(self, name: str, fn: Callable[[Session], T]) -> T:
-        """Run `fn(session)` once per job; its effects and its checkpoint commit together."""
+        """Run `fn(session)` once per job; its effects and its checkpoint commit together.
+
+        A unit of work PostgreSQL chose as a deadlock victim (or a serialization failure) is
+        rolled back whole, so it is run again at once, a few times, rather than failing the job
+        into its backoff.
+        """
         if name in self.finished_steps:
             return self.finished_steps[name]  # type: ignore[no-any-return]
-        with self.transaction() as session:
-            result = as_json(fn(session))
-            queue.save_step(session.connection(), self.job, name, result, utcnow())
+        for attempt in range(1, CONFLICT_RETRIES + 2):
+            try:
+                with self.transaction() as session:
+                    result = as_json(fn(session))
+                    queue.save_step(session.connection(), self.job, name, result, utcnow())
+                break
+            except DBAPIError as exc:
+                if not is_transient_conflict(exc) or attempt > CONFLICT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 - jitter
         self.finished_steps[name] = result
         return result  # type: ignore[no-any-return]
 
@@ -143,6 +164,15 @@ class JobContext:
             queue.save_step(session.connection(), self.job, name, result, utcnow())
         self.finished_steps[name] = result
         return result  # type: ignore[no-any-return]
+
+
+CONFLICT_RETRIES = 3
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
+def is_transient_conflict(exc: DBAPIError) -> bool:
+    """Whether the database undid the transaction only because of concurrent ones."""
+    return getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
 def as_json(value: Any) -> Any:

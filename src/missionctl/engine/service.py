@@ -186,8 +186,12 @@ PENDING_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.F
 
 def is_job_pending(session: Session, job_id: uuid.UUID) -> bool:
     """Whether the job may still run: queued, running, or failed and waiting for a retry."""
-    status = session.scalar(select(JobRow.status).where(JobRow.job_id == job_id))
-    return status in PENDING_STATUSES
+    return job_status(session, job_id) in PENDING_STATUSES
+
+
+def job_status(session: Session, job_id: uuid.UUID) -> str | None:
+    """The job's status (a `JobStatus` value), or None when there is no such job."""
+    return session.scalar(select(JobRow.status).where(JobRow.job_id == job_id))
 
 
 def get_job(session: Session, job_id: uuid.UUID) -> JobDetail:

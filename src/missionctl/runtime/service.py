@@ -1,8 +1,9 @@
 """When agents take turns: one turn per agent at a time, woken at once by direct events.
 
-A turn is an `agent.turn` job. `request_turn` enqueues one unless the agent already has one
-waiting; if its turn is running, the request is remembered (`wake_pending`) and the running turn
-enqueues the next one as it ends, so no wake-up is lost and no two turns of an agent overlap.
+A turn is an `agent.turn` job. `request_turn` enqueues one (as its unit of work commits) unless
+the agent already has one waiting; if its turn is running, the request is remembered
+(`wake_pending`) and the running turn enqueues the next one as it ends, so no wake-up is lost and
+no two turns of an agent overlap.
 
 Direct events wake agents in the transaction that records them (so a wake-up commits with its
 cause, or not at all):
@@ -23,13 +24,14 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Table, case, or_, select, update
+from sqlalchemy import Table, case, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from missionctl.db import tenant_of, utcnow
-from missionctl.engine.service import enqueue, is_job_pending
+from missionctl.engine.schemas import JobStatus
+from missionctl.engine.service import PENDING_STATUSES, enqueue, is_job_pending, job_status
 from missionctl.events.service import DomainEvent, on_event
 from missionctl.runtime.models import AgentTurnRow
 
@@ -86,9 +88,10 @@ def _forget_turn_requests(session: Session, _transaction: object) -> None:
 def request_turn_now(session: Session, agent_id: uuid.UUID) -> bool:
     """`request_turn` applied at once; True when this call enqueued the turn."""
     state = _state(session, agent_id)
-    if _is_live(session, state.queued_job_id):
-        return False
-    if _is_live(session, state.running_job_id):
+    queued = job_status(session, state.queued_job_id) if state.queued_job_id else None
+    if queued in PENDING_STATUSES and queued != JobStatus.RUNNING.value:
+        return False  # it has not started: it will see what this unit of work did
+    if queued == JobStatus.RUNNING.value or _is_live(session, state.running_job_id):
         state.wake_pending = True
         session.flush()
         return False
@@ -111,42 +114,29 @@ def start_turn(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> bool
     return True
 
 
-def start_turn_quickly(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> bool:
-    """The common case of `start_turn` in one statement: no other turn runs, no wake-up waits.
+def idle_turn(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    """Start and end the turn `job_id` at once, in one statement, after `agenda.has_work` saw
+    nothing to do; False when that is not safe (take the slow path).
 
-    False means "take the slow path" (it may still start). The UPDATE locks the agent's turn
-    state until commit, so a wake-up that arrives meanwhile waits and then sees this turn's end.
+    Safe means: no other turn runs and no wake-up arrived meanwhile. A wake-up that came after
+    the check found this job already running and set `wake_pending` (see `request_turn_now`),
+    which fails this UPDATE; one that comes later finds no turn queued and enqueues one.
     """
     table = TURNS
-    started = session.connection().execute(
+    ended = session.connection().execute(
         update(table)
         .where(table.c.agent_id == agent_id)
-        .where(or_(table.c.running_job_id.is_(None), table.c.running_job_id == job_id))
-        .where(table.c.wake_pending.is_(False))
+        .where(table.c.running_job_id.is_(None), table.c.wake_pending.is_(False))
         .values(
-            running_job_id=job_id,
             queued_job_id=case(
                 (table.c.queued_job_id == job_id, None), else_=table.c.queued_job_id
             ),
-        )
-    )
-    return started.rowcount == 1
-
-
-def end_idle_turn(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> None:
-    """End a quickly started turn that found nothing to do (nothing can have arrived since:
-    the turn state stayed locked)."""
-    table = TURNS
-    session.connection().execute(
-        update(table)
-        .where(table.c.agent_id == agent_id, table.c.running_job_id == job_id)
-        .values(
-            running_job_id=None,
             turns=table.c.turns + 1,
             last_outcome="idle",
             last_turn_at=utcnow(),
         )
     )
+    return ended.rowcount == 1
 
 
 def end_turn(

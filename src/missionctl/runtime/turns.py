@@ -144,12 +144,9 @@ def _idle(job: JobContext, agent_id: uuid.UUID) -> bool:
     """The common turn, in one short unit of work: nothing to do, so it ends at once (no
     checkpoint: re-running it is harmless). False: the turn goes on to `begin`."""
     with job.transaction() as session:
-        if not service.start_turn_quickly(session, agent_id, job.job_id):
+        if "begin" in job.steps_in(session) or agenda.has_work(session, agent_id):
             return False
-        if agenda.has_work(session, agent_id):
-            return False
-        service.end_idle_turn(session, agent_id, job.job_id)
-        return True
+        return service.idle_turn(session, agent_id, job.job_id)
 
 
 def begin(session: Session, job: JobContext, agent_id: uuid.UUID) -> dict[str, Any]:
@@ -224,7 +221,7 @@ class TurnRunner:
     def run(self, job: JobContext) -> dict[str, Any]:
         """The `agent.turn` job."""
         agent_id = uuid.UUID(str(job.payload["agent_id"]))
-        if "begin" not in job.finished_steps and _idle(job, agent_id):
+        if _idle(job, agent_id):
             return {"outcome": "idle", "notifications": 0}
         begun = job.step("begin", lambda s: begin(s, job, agent_id))
         if begun["outcome"] != "work":

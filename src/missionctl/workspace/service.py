@@ -12,12 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from missionctl.agents.service import (
-    KEEP,
-    all_agents,
-    record_heartbeat,
-    require_agents,
-)
+from missionctl.agents.service import all_agents, check_in, record_heartbeat, require_agents
 from missionctl.board.schemas import Task, TaskFilter
 from missionctl.board.service import count_by_status, get_task, list_tasks, open_tasks_for_agent
 from missionctl.board.transitions import BOARD_COLUMNS
@@ -198,10 +193,10 @@ def wake(session: Session, agent_id: uuid.UUID, *, stall_heartbeats: int = 3) ->
     open tasks that have seen no event for `stall_heartbeats` of its intervals are escalated
     once as stalled (a `task.stalled` event; people are notified) until they move again.
     """
-    agent = record_heartbeat(session, agent_id, status=None, current_task_id=KEEP)
+    name, interval = check_in(session, agent_id)
     open_tasks = open_tasks_for_agent(session, agent_id)
     pending = count_undelivered(session, agent_id)
-    patience = timedelta(seconds=agent.heartbeat_interval_seconds * stall_heartbeats)
+    patience = timedelta(seconds=interval * stall_heartbeats)
     now = utcnow()
     last = last_activity(session, [task.task_id for task in open_tasks]) if open_tasks else {}
     stalled = [
@@ -221,9 +216,8 @@ def wake(session: Session, agent_id: uuid.UUID, *, stall_heartbeats: int = 3) ->
             subject_id=task.task_id,
             task_id=task.task_id,
             agent_id=agent_id,
-            summary=f"No progress on {task.title!r} for {stall_heartbeats} heartbeats of "
-            f"{agent.name}",
-            payload={"title": task.title, "idle_seconds": idle, "agent": agent.name},
+            summary=f"No progress on {task.title!r} for {stall_heartbeats} heartbeats of {name}",
+            payload={"title": task.title, "idle_seconds": idle, "agent": name},
         )
     return WakeUp(
         agent_id=agent_id,
