@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     Connection,
     DateTime,
     Dialect,
@@ -51,6 +52,9 @@ from sqlalchemy.pool import NullPool
 from uuid_utils.compat import uuid7
 
 from missionctl.signals import CHANNELS, PgListener, Signals
+
+# An id in a where-clause builder: a value, or a bind parameter (statements built once).
+IdRef = uuid.UUID | ColumnElement[Any] | InstrumentedAttribute[Any]
 
 DEFAULT_TENANT_ID = uuid.UUID("00000000-0000-7000-8000-000000000001")
 DEFAULT_TENANT_SLUG = "default"

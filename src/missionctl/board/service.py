@@ -35,7 +35,7 @@ from missionctl.board.schemas import (
 )
 from missionctl.board.transitions import TaskFacts, TaskStatus, check_transition
 from missionctl.common import Actor, ActorKind, Page, Quotas, decode_uuid_cursor, split_page
-from missionctl.db import new_id, utcnow
+from missionctl.db import IdRef, new_id, utcnow
 from missionctl.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from missionctl.events.service import record_event
 
@@ -193,7 +193,7 @@ def open_tasks_for_agent(session: Session, agent_id: uuid.UUID, limit: int = 50)
     return sorted(_assemble(session, rows), key=lambda task: order[task.priority.value])
 
 
-def ready_for(agent_id: uuid.UUID) -> ColumnElement[bool]:
+def ready_for(agent_id: IdRef) -> ColumnElement[bool]:
     """Where-clause on tasks: assigned to the agent, to start or going on, with every
     dependency done (a goal only while it has no subtasks: until it is planned)."""
     pending_dependency = (

@@ -30,7 +30,7 @@ from missionctl.comms.schemas import (
     QuestionStatus,
 )
 from missionctl.comms.service import create_message
-from missionctl.db import utcnow
+from missionctl.db import IdRef, utcnow
 from missionctl.errors import Conflict, NotFound
 from missionctl.events.service import record_event
 from missionctl.identity.members import list_members
@@ -201,7 +201,7 @@ def claim_answered_question(
     return Question.model_validate(row), dict(row.resume_state or {})
 
 
-def unresumed_answer(agent_id: uuid.UUID) -> ColumnElement[bool]:
+def unresumed_answer(agent_id: IdRef) -> ColumnElement[bool]:
     """Where-clause: the agent's answered questions no turn has resumed from yet."""
     return and_(
         QuestionRow.agent_id == agent_id,
@@ -210,7 +210,7 @@ def unresumed_answer(agent_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
-def open_question_on(agent_id: uuid.UUID, task_id: Any) -> ColumnElement[bool]:
+def open_question_on(agent_id: IdRef, task_id: IdRef) -> ColumnElement[bool]:
     """Where-clause: the agent's unanswered questions about `task_id` (a value or a column)."""
     return and_(
         QuestionRow.agent_id == agent_id,

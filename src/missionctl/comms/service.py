@@ -31,7 +31,7 @@ from missionctl.comms.schemas import (
     NotificationFilter,
     NotificationKind,
 )
-from missionctl.db import utcnow
+from missionctl.db import IdRef, utcnow
 from missionctl.errors import InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from missionctl.events.service import DomainEvent, on_event, record_event
 from missionctl.identity.members import list_members
@@ -393,9 +393,7 @@ def mark_all_read(session: Session, data: MarkAllRead, *, actor: Actor) -> int:
     return int(updated)
 
 
-def undelivered(
-    agent_id: uuid.UUID, kind: NotificationKind | None = None
-) -> ColumnElement[bool]:
+def undelivered(agent_id: IdRef, kind: NotificationKind | None = None) -> ColumnElement[bool]:
     """Where-clause: notifications (of `kind`, or any) waiting for the agent."""
     clause = and_(
         NotificationRow.recipient_agent_id == agent_id, NotificationRow.is_delivered.is_(False)

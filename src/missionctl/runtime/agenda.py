@@ -16,11 +16,12 @@ delivered) when the turn starts and shown to the model as context.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, Uuid, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.schemas import Agent
@@ -127,7 +128,21 @@ def has_work(session: Session, agent_id: uuid.UUID) -> bool:
     Only a mention asks for a turn of its own; other notifications (an assignment, say) wait
     to be handed over with the next turn that has work.
     """
-    mine = select(
+    found = session.connection().execute(
+        _has_work_statement(), {"agent_id": agent_id, "tenant_id": tenant_of(session)}
+    )
+    personal, inbox = found.one()
+    if personal:
+        return True
+    return bool(inbox) and ORCHESTRATOR_CAPABILITY in capabilities_of(session, agent_id)
+
+
+@functools.cache
+def _has_work_statement() -> Select[bool, bool]:
+    # Built once, run as a Core statement (the hot path of every idle agent): agent-scoped
+    # clauses need no tenant filter (agent ids are unique), the inbox one names the tenant.
+    agent_id = bindparam("agent_id", type_=Uuid())
+    return select(
         exists().where(undelivered(agent_id, NotificationKind.MENTION))
         | exists().where(unresumed_answer(agent_id))
         | exists().where(
@@ -136,12 +151,10 @@ def has_work(session: Session, agent_id: uuid.UUID) -> bool:
         | exists().where(
             board.ready_for(agent_id), ~exists().where(open_question_on(agent_id, TaskRow.task_id))
         ),
-        exists().where(TaskRow.tenant_id == tenant_of(session), board.unassigned_in_inbox()),
+        exists().where(
+            TaskRow.tenant_id == bindparam("tenant_id", type_=Uuid()), board.unassigned_in_inbox()
+        ),
     )
-    personal, inbox = session.execute(mine).one()
-    if personal:
-        return True
-    return bool(inbox) and ORCHESTRATOR_CAPABILITY in capabilities_of(session, agent_id)
 
 
 def choose_work(
