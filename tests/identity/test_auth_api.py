@@ -263,6 +263,11 @@ def test_a_user_in_two_tenants_picks_one_per_request(
         acme = {"X-Tenant": "acme"}
         assert ok(client.get("/tasks", headers=acme))["items"] == []
         assert ok(client.get("/auth/me", headers=acme))["role"] == "viewer"
+        mine = ok(client.get("/auth/me"))["memberships"]  # what a tenant switcher offers
+        assert sorted((m["tenant"]["slug"], m["role"]) for m in mine) == [
+            ("acme", "viewer"),
+            ("default", "admin"),
+        ]
         problem(client.post("/tasks", json={"title": "x"}, headers=acme), 403, "forbidden")
         problem(client.get(f"/tasks/{home['task_id']}", headers=acme), 404, "not_found")
         problem(client.get("/tasks", headers={"X-Tenant": "nowhere"}), 404, "not_found")

@@ -72,6 +72,13 @@ class Tenant(BaseModel):
     name: str = Field(description="Display name.")
 
 
+class TenantMembership(BaseModel):
+    """A tenant the signed-in person belongs to, and their role there."""
+
+    tenant: Tenant = Field(description="The tenant.")
+    role: Role = Field(description="The person's role in it.")
+
+
 class Me(BaseModel):
     """Who the caller is, where, and with which role."""
 
@@ -81,6 +88,11 @@ class Me(BaseModel):
     agent_id: uuid.UUID | None = Field(description="The agent an agent key acts as.")
     tenant: Tenant = Field(description="The tenant of this request.")
     role: Role = Field(description="The caller's role in it.")
+    memberships: list[TenantMembership] = Field(
+        default_factory=list,
+        description="Every tenant a signed-in person belongs to (for switching; send its slug "
+        "as `X-Tenant`); empty for API keys, which belong to one tenant.",
+    )
 
 
 class ApiKeyCreate(Schema):

@@ -52,6 +52,7 @@ from missionctl.identity.schemas import (
     Me,
     Principal,
     Tenant,
+    TenantMembership,
     TokenPair,
     User,
     UserCreate,
@@ -355,6 +356,19 @@ def me(session: Session, principal: Principal) -> Me:
     tenant = session.scalar(select(TenantRow).where(TenantRow.tenant_id == principal.tenant_id))
     assert tenant is not None
     user = session.get(UserRow, principal.user_id) if principal.user_id else None
+    memberships = []
+    if principal.user_id is not None:
+        rows = session.execute(
+            select(TenantRow, MembershipRow.role)
+            .join(MembershipRow, MembershipRow.tenant_id == TenantRow.tenant_id)
+            .where(MembershipRow.user_id == principal.user_id)
+            .order_by(TenantRow.name, TenantRow.slug)
+            .execution_options(all_tenants=True)  # a person's own memberships, everywhere
+        ).all()
+        memberships = [
+            TenantMembership(tenant=Tenant.model_validate(row), role=Role(role))
+            for row, role in rows
+        ]
     return Me(
         kind="user" if principal.user_id else "api_key",
         user=User.model_validate(user) if user else None,
@@ -362,6 +376,7 @@ def me(session: Session, principal: Principal) -> Me:
         agent_id=principal.agent_id,
         tenant=Tenant.model_validate(tenant),
         role=principal.role,
+        memberships=memberships,
     )
 
 
