@@ -410,4 +410,5 @@ def test_a_wait_on_a_fresh_install_runs_the_team_to_done_with_the_offline_model(
     assert "no worker running: running agents in this process" in out
     assert re.search(r"goal done in \d\d:\d\d", out)
     assert re.search(r"'Results: Research the options for a team wiki.*' v1, document", out)
-    assert re.search(r"\[\d\d:\d\d\] goal in_progress \| \d/\d subtasks done", out)  # live lines
+    # Live lines (how many depends on speed: the goal may be done within the first second).
+    assert re.search(r"\[\d\d:\d\d\] goal (inbox|assigned|in_progress|review) \| ", out)
