@@ -9,7 +9,6 @@ from typing import Any, Protocol
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from sqlalchemy import text
@@ -52,6 +51,7 @@ from missionctl.web.deps import AppState, State
 from missionctl.web.middleware import BodyLimit, RateLimitHeaders, SecurityHeaders
 from missionctl.web.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from missionctl.web.ratelimit import InProcessCounter, RateLimiter, RedisCounter, RouteClass
+from missionctl.web.ui import dashboard_mount
 from missionctl.webhooks.api import router as webhooks_router
 from missionctl.workspace.api import router as workspace_router
 
@@ -256,9 +256,6 @@ def create_app(
     ):
         app.include_router(router, prefix=API_PREFIX)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        # The dashboard arrives with its own issue; until then the API docs are the front door.
-        return RedirectResponse("/docs")
-
+    # Last, so every route above matches first: the dashboard's files and its page fallback.
+    app.router.routes.append(dashboard_mount())
     return app
