@@ -212,12 +212,18 @@ def ready_for(agent_id: IdRef) -> ColumnElement[bool]:
     )
 
 
-def unassigned_in_inbox() -> ColumnElement[bool]:
-    """Where-clause on tasks: in the inbox with nobody assigned."""
-    return and_(
+def unassigned_in_inbox(tenant_id: IdRef | None = None) -> ColumnElement[bool]:
+    """Where-clause on tasks: in the inbox with nobody assigned (of `tenant_id`, for Core
+    statements, which the session does not scope)."""
+    clause = and_(
         TaskRow.status == TaskStatus.INBOX.value,
         ~exists().where(TaskAssigneeRow.task_id == TaskRow.task_id),
     )
+    return clause if tenant_id is None else and_(clause, TaskRow.tenant_id == tenant_id)
+
+
+# The task a where-clause of this module is about, for clauses of higher domains to refer to.
+THE_TASK_ID = TaskRow.task_id
 
 
 def open_task_counts(session: Session) -> dict[uuid.UUID, int]:

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from missionctl.agents.schemas import Agent
 from missionctl.agents.service import capabilities_of
 from missionctl.board import service as board
-from missionctl.board.models import TaskRow
 from missionctl.board.schemas import Task, TaskStatus, TaskStatusChange
 from missionctl.common import Actor
 from missionctl.comms.questions import (
@@ -149,11 +148,10 @@ def _has_work_statement() -> Select[bool, bool]:
             TaskReviewRow.reviewer_agent_id == agent_id, TaskReviewRow.status == "requested"
         )
         | exists().where(
-            board.ready_for(agent_id), ~exists().where(open_question_on(agent_id, TaskRow.task_id))
+            board.ready_for(agent_id),
+            ~exists().where(open_question_on(agent_id, board.THE_TASK_ID)),
         ),
-        exists().where(
-            TaskRow.tenant_id == bindparam("tenant_id", type_=Uuid()), board.unassigned_in_inbox()
-        ),
+        exists().where(board.unassigned_in_inbox(bindparam("tenant_id", type_=Uuid()))),
     )
 
 
