@@ -156,20 +156,6 @@ def end_turn(
         request_turn(session, agent_id)
 
 
-def turn_states(session: Session) -> dict[uuid.UUID, dict[str, Any]]:
-    """Every agent's turn state (for progress views)."""
-    return {
-        row.agent_id: {
-            "is_running": row.running_job_id is not None,
-            "is_queued": row.queued_job_id is not None,
-            "turns": row.turns,
-            "last_outcome": row.last_outcome,
-            "last_turn_at": row.last_turn_at,
-        }
-        for row in session.scalars(select(AgentTurnRow))
-    }
-
-
 def _wake(session: Session, agent_ids: list[Any], *, except_id: uuid.UUID | None = None) -> None:
     for agent_id in dict.fromkeys(uuid.UUID(str(a)) for a in agent_ids):
         if agent_id != except_id:
