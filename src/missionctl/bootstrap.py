@@ -182,7 +182,12 @@ def seed_demo(db: Database) -> bool:
 
 
 # Mission Control's own job kinds, registered like any plugin's (see engine/registry.py).
-BUILTIN_PLUGINS = ("missionctl.runtime.jobs", "missionctl.board.jobs", "missionctl.webhooks.jobs")
+BUILTIN_PLUGINS = (
+    "missionctl.runtime.jobs",
+    "missionctl.board.jobs",
+    "missionctl.webhooks.jobs",
+    "missionctl.workflows.jobs",
+)
 
 
 def build_registry(settings: Settings) -> JobRegistry:

@@ -11,6 +11,7 @@ Services raise these; each adapter maps them once: the web layer to an HTTP stat
     │   ├── InvalidTransition      invalid_transition 409 4
     │   └── VersionConflict        version_conflict 409  4
     ├── InvalidInput               invalid_input   422   2
+    │   └── InvalidDefinition      invalid_workflow 422  2   (`errors`: each fault and its place)
     ├── PreconditionRequired       precondition_required 428 2
     ├── PayloadTooLarge            payload_too_large 413 2
     ├── Unauthenticated            unauthenticated 401   2
@@ -119,6 +120,13 @@ class InvalidInput(MissionControlError):
     status = 422
     exit_code = 2
     title = "Invalid input"
+
+
+class InvalidDefinition(InvalidInput):
+    """A workflow definition that cannot be saved; `errors` lists each fault with its location."""
+
+    code = "invalid_workflow"
+    title = "Invalid workflow definition"
 
 
 class PreconditionRequired(MissionControlError):

@@ -44,6 +44,9 @@ class Permission(StrEnum):
     BUDGETS_MANAGE = "budgets:manage"
     MEMORY_WRITE = "memory:write"
     QUESTIONS_ANSWER = "questions:answer"
+    WORKFLOWS_READ = "workflows:read"
+    WORKFLOWS_WRITE = "workflows:write"
+    WORKFLOWS_RUN = "workflows:run"
 
 
 R = Role
@@ -75,6 +78,10 @@ TABLE: dict[Permission, frozenset[Role]] = {
     Permission.MEMORY_WRITE: WORKERS,
     # People answer agents' questions; an agent may not answer its own (or another's).
     Permission.QUESTIONS_ANSWER: frozenset({R.ADMIN, R.DEVELOPER, R.OPERATOR}),
+    # Architects define workflows; operators run, approve, pause, cancel and resume them.
+    Permission.WORKFLOWS_READ: PEOPLE,
+    Permission.WORKFLOWS_WRITE: BUILDERS,
+    Permission.WORKFLOWS_RUN: frozenset({R.ADMIN, R.DEVELOPER, R.OPERATOR}),
 }
 
 # Which events a principal may see, by type prefix; everything else needs BOARD_READ.
@@ -84,6 +91,7 @@ EVENT_PERMISSIONS: dict[str, Permission] = {
     "webhook.": Permission.WEBHOOKS_MANAGE,
     "model_": Permission.MODELS_READ,
     "budget.": Permission.MODELS_READ,
+    "workflow": Permission.WORKFLOWS_READ,
 }
 
 

@@ -166,6 +166,11 @@ class Settings(BaseSettings):
         description="Hosts agents may fetch URLs from (comma-separated; `.example.com` allows "
         "its subdomains); none by default.",
     )
+    workflow_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts workflow `http` nodes may call (comma-separated; `.example.com` "
+        "allows its subdomains); none by default.",
+    )
     stall_heartbeats: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=3,
         description="Heartbeats of its assignee without progress after which an open task is "
@@ -232,7 +237,9 @@ class Settings(BaseSettings):
         "resumes from its last event id).",
     )
 
-    @field_validator("cors_origins", "plugins", "fetch_allowed_hosts", mode="before")
+    @field_validator(
+        "cors_origins", "plugins", "fetch_allowed_hosts", "workflow_allowed_hosts", mode="before"
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -29,6 +29,15 @@ from missionctl.models.models import (
 )
 from missionctl.runtime.models import AgentProposalRow, AgentTurnRow, TaskReviewRow
 from missionctl.webhooks.models import DeliveryRow, WebhookRow
+from missionctl.workflows.models import (
+    WorkflowCacheRow,
+    WorkflowDeliveryRow,
+    WorkflowRow,
+    WorkflowRunRow,
+    WorkflowStepRow,
+    WorkflowTriggerRow,
+    WorkflowVersionRow,
+)
 from missionctl.workspace.models import WorkingNotesRow
 
 metadata = Base.metadata
@@ -71,6 +80,13 @@ __all__ = [
     "UserRow",
     "WebhookRow",
     "WorkerRow",
+    "WorkflowCacheRow",
+    "WorkflowDeliveryRow",
+    "WorkflowRow",
+    "WorkflowRunRow",
+    "WorkflowStepRow",
+    "WorkflowTriggerRow",
+    "WorkflowVersionRow",
     "WorkingNotesRow",
     "metadata",
 ]

@@ -304,7 +304,12 @@ def test_permission_table_is_complete() -> None:
         Permission.BOARD_READ,
         Permission.JOBS_READ,
         Permission.MODELS_READ,
+        Permission.WORKFLOWS_READ,
     }
+    # Running workflows is an operator's work; defining them is an architect's.
+    assert allowed(Role.OPERATOR, Permission.WORKFLOWS_RUN)
+    assert not allowed(Role.VIEWER, Permission.WORKFLOWS_RUN)
+    assert not allowed(Role.OPERATOR, Permission.WORKFLOWS_WRITE)
     # Spending money on models is work, not reading.
     assert not allowed(Role.VIEWER, Permission.MODELS_USE)
     assert allowed(Role.AGENT, Permission.MODELS_USE)

@@ -23,6 +23,7 @@ escalated.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import re
 import threading
 import uuid
@@ -111,6 +112,11 @@ def _turn_loop() -> asyncio.AbstractEventLoop:
             thread.start()
             _loop = loop
         return _loop
+
+
+def submit(coroutine: Any) -> concurrent.futures.Future[Any]:
+    """Start a coroutine on the turns' event loop; its future completes from any thread."""
+    return asyncio.run_coroutine_threadsafe(coroutine, _turn_loop())
 
 
 def run_async(coroutine: Any) -> Any:

@@ -53,6 +53,10 @@ from missionctl.web.problems import PROBLEM_RESPONSES, Problem, install_problem_
 from missionctl.web.ratelimit import InProcessCounter, RateLimiter, RedisCounter, RouteClass
 from missionctl.web.ui import dashboard_mount
 from missionctl.webhooks.api import router as webhooks_router
+from missionctl.workflows.api import hooks_router as workflow_hooks_router
+from missionctl.workflows.api import other_router as workflow_other_router
+from missionctl.workflows.api import router as workflows_router
+from missionctl.workflows.api import run_router as workflow_runs_router
 from missionctl.workspace.api import router as workspace_router
 
 API_PREFIX = "/api/v1"
@@ -253,6 +257,10 @@ def create_app(
         webhooks_router,
         models_router,
         streams_router,
+        workflows_router,
+        workflow_runs_router,
+        workflow_other_router,
+        workflow_hooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

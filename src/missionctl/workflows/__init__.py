@@ -1,0 +1,1 @@
+"""Workflows: versioned graphs of agent, model, tool and human steps, on schedules and triggers."""
