@@ -30,10 +30,12 @@ def start_workflows(backend: Backend) -> Iterator[StartWorkflows]:
     def start(**options: Any) -> Worker:
         registry = JobRegistry()
         jobs.register(registry, **{k: v for k, v in options.items() if k in ("tools",)})
+        hosts = options.pop("allowed_hosts", ["127.0.0.1"])  # the tests' own HTTP targets
         config = {k: v for k, v in options.items() if k not in ("tools",)}
         config.setdefault("poll_seconds", 0.05)
         config.setdefault("concurrency", 4)
-        worker = Worker(backend.db, registry, backend.settings, WorkerConfig(**config))
+        settings = backend.settings.model_copy(update={"workflow_allowed_hosts": hosts})
+        worker = Worker(backend.db, registry, settings, WorkerConfig(**config))
         started.append(worker.start())
         return worker
 

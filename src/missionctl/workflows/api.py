@@ -117,7 +117,7 @@ async def validate_workflow(ctx: Ctx, request: Request) -> Validation:
         try:
             definition = service.parse(text, is_json=is_json)
             with ctx.read() as session:
-                service.check_references(session, definition)
+                service.check_references(session, definition, text)
         except InvalidDefinition as exc:
             return Validation(is_valid=False, errors=list(exc.extra.get("errors", [])))
         return Validation(

@@ -92,7 +92,7 @@ class RetrySpec(_Spec):
     backoff_seconds: Annotated[float, Field(ge=0, le=86_400)] = 1.0
     max_backoff_seconds: Annotated[float, Field(ge=0, le=86_400)] = 300.0
     jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
-    on: list[ErrorClass] = Field(default_factory=lambda: list[ErrorClass](["error"]))
+    errors: list[ErrorClass] = Field(default_factory=lambda: list[ErrorClass](["error"]))
 
 
 class CacheSpec(_Spec):
@@ -226,7 +226,7 @@ class TaskNode(NodeSpec):
     type: Literal["task"] = "task"
     title: str
     description: str = ""
-    priority: Literal["low", "medium", "high", "urgent"] = "medium"
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
     assign: list[str] = Field(default_factory=list)
 
 
@@ -347,8 +347,13 @@ def read_definition(text: str) -> Definition:
     try:
         return check_definition(data)
     except DefinitionErrors as exc:
-        places = positions(text)
-        raise DefinitionErrors([_placed(f, places) for f in exc.faults]) from None
+        raise DefinitionErrors(place(exc.faults, text)) from None
+
+
+def place(faults: list[Fault], text: str) -> list[Fault]:
+    """The faults with the line and column of their location in `text` (YAML or JSON)."""
+    places = positions(text)
+    return [_placed(f, places) for f in faults]
 
 
 def _placed(fault: Fault, places: Mapping[str, tuple[int, int]]) -> Fault:

@@ -36,6 +36,7 @@ from missionctl.board.service import create_task, get_task
 from missionctl.common import Actor
 from missionctl.db import utcnow
 from missionctl.engine.context import JobContext
+from missionctl.errors import MissionControlError
 from missionctl.workflows import expressions
 from missionctl.workflows.definition import (
     AgentNode,
@@ -333,33 +334,47 @@ class Runner:
         launches: list[tuple[str, NodeSpec, NodeCall]],
     ) -> bool:
         spec = state.definition.nodes[node_id]
+        existed = node_id in state.steps
         try:
-            if isinstance(spec, ConditionNode | SwitchNode | ParallelNode):
-                self._decide(session, state, node_id, spec)
-            elif isinstance(spec, MapNode):
-                items = expressions.parse(expression_source(spec.items)).evaluate(state.scope())
-                if not isinstance(items, list):
-                    raise NodeFailure("expression", f"items is not a list: {str(items)[:200]}")
-                row = self._new_step(
-                    session,
-                    state,
-                    node_id,
-                    node_id,
-                    StepStatus.RUNNING,
-                    inputs={"count": len(items)},
-                )
-                row.details = {"items": items}
-                self._advance_map(session, state, node_id, launches)
-            elif isinstance(spec, ApprovalNode | WaitNode | TaskNode | SubworkflowNode):
-                self._park(session, state, node_id, spec)
-            else:
-                self._work(session, state, node_id, node_id, spec, state.scope(), launches)
-        except (NodeFailure, ExpressionError) as exc:
+            with session.begin_nested():  # a node that cannot start leaves nothing half-done
+                self._start_in(session, state, node_id, spec, launches)
+        except (NodeFailure, ExpressionError, MissionControlError, ValueError) as exc:
+            if not existed:
+                state.steps.pop(node_id, None)  # its row went with the savepoint
             failure = classify(exc)
             row = self._new_step(session, state, node_id, node_id, StepStatus.RUNNING)
             row.attempts += 1
             self._failed(session, state, row, spec, failure)
         return True
+
+    def _start_in(
+        self,
+        session: Session,
+        state: RunState,
+        node_id: str,
+        spec: NodeSpec,
+        launches: list[tuple[str, NodeSpec, NodeCall]],
+    ) -> None:
+        if isinstance(spec, ConditionNode | SwitchNode | ParallelNode):
+            self._decide(session, state, node_id, spec)
+        elif isinstance(spec, MapNode):
+            items = expressions.parse(expression_source(spec.items)).evaluate(state.scope())
+            if not isinstance(items, list):
+                raise NodeFailure("expression", f"items is not a list: {str(items)[:200]}")
+            row = self._new_step(
+                session,
+                state,
+                node_id,
+                node_id,
+                StepStatus.RUNNING,
+                inputs={"count": len(items)},
+            )
+            row.details = {"items": items}
+            self._advance_map(session, state, node_id, launches)
+        elif isinstance(spec, ApprovalNode | WaitNode | TaskNode | SubworkflowNode):
+            self._park(session, state, node_id, spec)
+        else:
+            self._work(session, state, node_id, node_id, spec, state.scope(), launches)
 
     def _decide(self, session: Session, state: RunState, node_id: str, spec: NodeSpec) -> None:
         scope = state.scope()

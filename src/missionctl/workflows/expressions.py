@@ -237,7 +237,8 @@ def parse(source: str) -> Expression:
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"invalid syntax: {exc.msg}", exc.offset) from None
+        # Python gives no offset for input that ends too soon: point just past the end.
+        raise ExpressionError(f"invalid syntax: {exc.msg}", exc.offset or len(text) + 1) from None
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             _check_node(node)  # before its `func` Name is seen as an unknown variable

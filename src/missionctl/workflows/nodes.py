@@ -108,7 +108,7 @@ def should_retry(retry: RetrySpec | None, error_class: str, attempts: int) -> bo
     """Whether a node that failed with `error_class` after `attempts` attempts runs again."""
     if retry is None or attempts >= retry.attempts:
         return False
-    for wanted in retry.on:
+    for wanted in retry.errors:
         if wanted == "error" and error_class in RETRYABLE:
             return True
         if wanted == "http" and error_class in ("http_4xx", "http_5xx"):

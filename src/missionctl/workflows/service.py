@@ -33,6 +33,7 @@ from missionctl.workflows.definition import (
     TaskNode,
     ToolNode,
     check_definition,
+    place,
     positions,
     read_definition,
 )
@@ -115,7 +116,7 @@ def _nodes_with_bodies(definition: Definition) -> Iterator[tuple[str, NodeSpec]]
             yield f"nodes.{node_id}.node", definition.map_body(node_id)
 
 
-def check_references(session: Session, definition: Definition) -> None:
+def check_references(session: Session, definition: Definition, text: str = "") -> None:
     """What only the database knows: agents, tools and subworkflows exist."""
     faults: list[Fault] = []
     wanted_agents: dict[str, str] = {}
@@ -141,7 +142,7 @@ def check_references(session: Session, definition: Definition) -> None:
         if name not in found:
             faults.append(Fault(where, f"no agent {name!r}"))
     if faults:
-        raise invalid(faults)
+        raise invalid(place(faults, text) if text else faults)
 
 
 def save_definition(
@@ -149,7 +150,7 @@ def save_definition(
 ) -> WorkflowSaved:
     """Check a definition and save it as the workflow's next version (or find the same one)."""
     definition = parse(text, is_json=is_json)
-    check_references(session, definition)
+    check_references(session, definition, text)
     document = definition.as_document()
     checksum = checksum_of(document)
     row = session.scalar(
