@@ -9,28 +9,20 @@ worker and the scheduler in its own process until it ends.
 
 from __future__ import annotations
 
-import signal
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from types import FrameType
 from typing import Annotated
 
-import structlog
 import typer
 
 from missionctl.board.schemas import TaskPriority, TaskStatus
-from missionctl.bootstrap import EmbeddedEngine, build_registry, configure_logging
 from missionctl.cli.context import database
+from missionctl.cli.embedded import Say, work_in_process
 from missionctl.cli.output import print_json
 from missionctl.cli.validation import build
 from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, Database
-from missionctl.engine.processes import list_processes
-from missionctl.engine.schemas import WorkerRole
 from missionctl.errors import MissionControlError
 from missionctl.identity.service import get_tenant
 from missionctl.runtime.progress import create_goal, goal_progress
@@ -40,7 +32,6 @@ from missionctl.settings import Settings
 POLL_SECONDS = 0.5
 EXIT_NEEDS_PERSON = 3
 DEFAULT_TIMEOUT_SECONDS = 1800
-Say = Callable[[str], None]
 
 
 class WaitTimedOut(MissionControlError):
@@ -83,7 +74,7 @@ def goal(
             return
         say = _to_stderr if as_json else typer.echo
         say(f"created goal {task.task_id} in {task.status}: {task.title}")
-        with _agents_at_work(settings, db, say):
+        with work_in_process(settings, db, say, "agents"):
             progress, elapsed = _follow(db, tenant_id, task.task_id, timeout, say)
     if as_json:
         print_json(progress)
@@ -114,36 +105,6 @@ def _base_url(settings: Settings) -> str:
 
 
 # -- running the agents -------------------------------------------------------------------------
-
-
-def _has_live_worker(db: Database) -> bool:
-    with db.transaction(None, write=False) as session:
-        return any(p.is_alive and p.role is WorkerRole.WORKER for p in list_processes(session))
-
-
-def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    # SystemExit unwinds through the `finally` that stops the embedded engine.
-    raise SystemExit(128 + signal.SIGTERM)
-
-
-@contextmanager
-def _agents_at_work(settings: Settings, db: Database, say: Say) -> Iterator[None]:
-    """Nothing, when a worker runs somewhere; else a worker and scheduler in this process."""
-    if _has_live_worker(db):
-        yield
-        return
-    say("no worker running: running agents in this process")
-    # The engine logs through structlog: keep it to warnings, and off stdout (ours).
-    configure_logging("warning")
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
-    engine = EmbeddedEngine(settings, db, build_registry(settings))
-    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    engine.start()
-    try:
-        yield
-    finally:
-        engine.stop()
-        signal.signal(signal.SIGTERM, previous)
 
 
 # -- following the goal -------------------------------------------------------------------------

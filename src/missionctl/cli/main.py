@@ -21,6 +21,7 @@ from missionctl.cli import (
     serve_cmd,
     tasks_cmd,
     users_cmd,
+    workflows_cmd,
 )
 from missionctl.errors import MissionControlError
 from missionctl.settings import SettingsError
@@ -40,6 +41,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(jobs_cmd.app, name="jobs")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(models_cmd.budgets_app, name="budgets")
+app.add_typer(workflows_cmd.app, name="workflows")
 app.command("usage")(models_cmd.show_usage)
 app.command("up")(serve_cmd.up)
 app.command("api")(serve_cmd.api)

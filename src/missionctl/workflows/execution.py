@@ -269,6 +269,7 @@ class Runner:
                 row.wake_at = None
             elif row.node_type == "wait":
                 finish_step(row, StepStatus.SUCCEEDED, {"waited_until": now.isoformat()})
+                self._count(session, state)
             elif row.node_type == "approval":
                 spec = state.definition.nodes[row.node_id]
                 assert isinstance(spec, ApprovalNode)
@@ -282,6 +283,7 @@ class Runner:
                 }
                 finish_step(row, StepStatus.SUCCEEDED, output)
                 row.logs = [*row.logs, f"timed out: {spec.default} by default"]
+                self._count(session, state)
             else:
                 continue
             progressed = True
@@ -769,6 +771,8 @@ class Runner:
         finish_step(step, status, output)
         if error:
             step.error, step.error_class = error, "subworkflow"
+        else:
+            run_row(session, run.parent_run_id).steps_done += 1
         wake_run(session, run.parent_run_id)
 
 
@@ -783,6 +787,7 @@ def finish_task_steps(session: Session, task_id: uuid.UUID) -> None:
     for step in waiting:
         if step.details.get("task_id") == str(task_id):
             task = get_task(session, task_id)
+            run_row(session, step.run_id).steps_done += 1
             finish_step(
                 step,
                 StepStatus.SUCCEEDED,

@@ -23,7 +23,7 @@ from missionctl.errors import InvalidInput, InvalidTransition, NotFound
 from missionctl.events.service import record_event
 from missionctl.workflows.definition import Definition, InputSpec
 from missionctl.workflows.graph import StepStatus
-from missionctl.workflows.models import WorkflowRunRow, WorkflowStepRow
+from missionctl.workflows.models import WorkflowRunRow, WorkflowStepRow, WorkflowTriggerRow
 from missionctl.workflows.schemas import (
     ACTIVE_RUN_STATUSES,
     FINAL_RUN_STATUSES,
@@ -267,6 +267,7 @@ def decide_approval(
         "timed_out": timed_out,
     }
     finish_step(step, StepStatus.SUCCEEDED, output)
+    run.steps_done += 1
     step.logs = [
         *step.logs,
         f"{'approved' if decision.approved else 'rejected'} by {output['decided_by']}",
@@ -382,6 +383,11 @@ def start_next_queued(session: Session, run: WorkflowRunRow) -> None:
     """A trigger's run ended: wake the oldest run it queued behind it (overlap `queue`)."""
     if run.trigger_id is None:
         return
+    session.execute(  # the same lock a firing takes: a run queued meanwhile is not missed
+        select(WorkflowTriggerRow.trigger_id)
+        .where(WorkflowTriggerRow.trigger_id == run.trigger_id)
+        .with_for_update()
+    )
     waiting = session.scalar(
         select(WorkflowRunRow.run_id)
         .where(

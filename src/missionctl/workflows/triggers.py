@@ -69,10 +69,13 @@ def _seal_context(trigger_id: uuid.UUID) -> str:
     return f"workflow-trigger:{trigger_id}"
 
 
-def _row(session: Session, trigger_id: uuid.UUID) -> WorkflowTriggerRow:
-    row = session.scalar(
-        select(WorkflowTriggerRow).where(WorkflowTriggerRow.trigger_id == trigger_id)
-    )
+def _row(
+    session: Session, trigger_id: uuid.UUID, *, for_update: bool = False
+) -> WorkflowTriggerRow:
+    query = select(WorkflowTriggerRow).where(WorkflowTriggerRow.trigger_id == trigger_id)
+    if for_update:  # firings of one trigger take turns: its overlap check and count hold
+        query = query.with_for_update().execution_options(populate_existing=True)
+    row = session.scalar(query)
     if row is None:
         raise NotFound("workflow trigger", trigger_id)
     return row
@@ -223,7 +226,7 @@ def fire(
     session: Session, trigger_id: uuid.UUID, context: dict[str, Any], *, actor: Actor = SYSTEM
 ) -> WorkflowRun | None:
     """Start a run for the trigger (overlap policy applied); None when it was skipped."""
-    row = _row(session, trigger_id)
+    row = _row(session, trigger_id, for_update=True)
     workflow = session.get_one(WorkflowRow, row.workflow_id)
     active = session.scalar(
         select(WorkflowRunRow.run_id)
