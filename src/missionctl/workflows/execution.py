@@ -20,6 +20,7 @@ import concurrent.futures
 import hashlib
 import json
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,8 +94,8 @@ from missionctl.workflows.tools import ToolCall, ToolRegistry
 _SETTLED = frozenset(
     {StepStatus.SUCCEEDED.value, StepStatus.SKIPPED.value, StepStatus.FAILED.value}
 )
-ROUND_ITEMS = 200  # transactional map items done in one unit of work
-WORK_TYPES = frozenset({"llm", "agent", "tool", "http"})
+ROUND_ITEMS = 200  # map items started in one round
+BATCH_SECONDS = 0.05  # longest unit of work the runner keeps open for quick steps
 SYSTEM = Actor.system()
 Submit = Callable[[Any], concurrent.futures.Future[Any]]
 
@@ -125,6 +126,11 @@ class RunState:
     def definition(self) -> Definition:
         """The pinned version's definition."""
         return self.graph.definition
+
+    @property
+    def map_nodes(self) -> list[str]:
+        """The map nodes, in order."""
+        return [n for n in self.graph.order if isinstance(self.definition.nodes[n], MapNode)]
 
     def status_of(self, key: str) -> StepStatus:
         """A step's status (pending when it has no row)."""
@@ -170,20 +176,33 @@ class Runner:
         state = self.state
         while True:
             launches: list[tuple[str, NodeSpec, NodeCall]] = []
+            is_over = False
             with self.job.transaction() as session:
-                progressed = self._round(session, state, launches)
+                progressed = self._rounds(session, state, launches)
+                if not progressed and not launches and not self.flights:
+                    is_over = not self._settle(session, state)
+            if is_over:
+                return {"run_id": str(run_id), "status": state.status}
             for key, spec, call in launches:
                 future = self.submit(self.worker.run(call))
                 self.flights[future] = _Flight(key, spec, 0.0)
             if self.flights:
                 self._collect()
-                continue
-            if progressed:
-                continue
-            with self.job.transaction() as session:
-                again = self._settle(session, state)
-            if not again:
-                return {"run_id": str(run_id), "status": state.status}
+
+    def _rounds(
+        self, session: Session, state: RunState, launches: list[tuple[str, NodeSpec, NodeCall]]
+    ) -> bool:
+        """Rounds in one unit of work while they only do work done inside it (decisions,
+        transactional tools), for at most `BATCH_SECONDS`: each step still commits with its
+        effects, and a chain of quick steps costs one commit instead of one each."""
+        deadline = time.monotonic() + BATCH_SECONDS
+        progressed = False
+        is_first = True
+        while self._round(session, state, launches, is_first=is_first):
+            progressed, is_first = True, False
+            if launches or time.monotonic() > deadline:
+                break
+        return progressed
 
     def _claim(self, session: Session, run_id: uuid.UUID) -> RunState | None:
         run = run_row(session, run_id, for_update=True)
@@ -229,21 +248,27 @@ class Runner:
     # -- one round --------------------------------------------------------------------------
 
     def _round(
-        self, session: Session, state: RunState, launches: list[tuple[str, NodeSpec, NodeCall]]
+        self,
+        session: Session,
+        state: RunState,
+        launches: list[tuple[str, NodeSpec, NodeCall]],
+        *,
+        is_first: bool,
     ) -> bool:
         """Skip, decide and start what can be; True when anything changed."""
-        run = session.get_one(WorkflowRunRow, state.run_id, populate_existing=True)
-        state.status = run.status
-        if run.status != RunStatus.RUNNING.value:
-            return False  # paused or cancelled: let what runs finish, start nothing
-        self._attach(session, state)
-        if run.wake_pending:
-            run.wake_pending = False
-            self._reload(session, state)
-        if any(state.status_of(n) is StepStatus.FAILED for n in state.graph.order):
-            return False
+        if is_first:  # what others changed since: a pause, a cancel, a wake-up
+            run = session.get_one(WorkflowRunRow, state.run_id, populate_existing=True)
+            state.status = run.status
+            if run.status != RunStatus.RUNNING.value:
+                return False  # paused or cancelled: let what runs finish, start nothing
+            self._attach(session, state)
+            if run.wake_pending:
+                run.wake_pending = False
+                self._reload(session, state)
         progressed = self._due_timers(session, state)
         statuses = {n: state.status_of(n) for n in state.graph.order}
+        if StepStatus.FAILED in statuses.values():
+            return progressed
         outputs = {n: row.output for n, row in state.steps.items() if row.item_index is None}
         moves = next_moves(state.graph, statuses, outputs)
         for node_id in moves.skipped:
@@ -251,11 +276,9 @@ class Runner:
             progressed = True
         for node_id in moves.ready:
             progressed |= self._start(session, state, node_id, launches)
-        for node_id in state.graph.order:
-            is_map = isinstance(state.definition.nodes[node_id], MapNode)
-            if is_map and state.status_of(node_id) is StepStatus.RUNNING:
+        for node_id in state.map_nodes:
+            if state.status_of(node_id) is StepStatus.RUNNING:
                 progressed |= self._advance_map(session, state, node_id, launches)
-        session.flush()
         return progressed
 
     def _due_timers(self, session: Session, state: RunState) -> bool:
@@ -324,6 +347,8 @@ class Runner:
         row.status = status.value
         row.inputs = inputs if inputs is not None else row.inputs
         row.job_id = self.job.job_id
+        if status in (StepStatus.RUNNING, StepStatus.WAITING):
+            row.attempts += 1  # one more attempt starts
         if status is StepStatus.SKIPPED:
             finish_step(row, StepStatus.SKIPPED)
         return row
@@ -337,17 +362,30 @@ class Runner:
     ) -> bool:
         spec = state.definition.nodes[node_id]
         existed = node_id in state.steps
+        writes = self._writes(spec)
         try:
-            with session.begin_nested():  # a node that cannot start leaves nothing half-done
+            if writes:  # a node that cannot start leaves nothing half-done
+                with session.begin_nested():
+                    self._start_in(session, state, node_id, spec, launches)
+            else:
                 self._start_in(session, state, node_id, spec, launches)
         except (NodeFailure, ExpressionError, MissionControlError, ValueError) as exc:
-            if not existed:
+            if writes and not existed:
                 state.steps.pop(node_id, None)  # its row went with the savepoint
-            failure = classify(exc)
-            row = self._new_step(session, state, node_id, node_id, StepStatus.RUNNING)
-            row.attempts += 1
-            self._failed(session, state, row, spec, failure)
+            row = state.steps.get(node_id)
+            if row is None or row.status == StepStatus.PENDING.value:
+                row = self._new_step(session, state, node_id, node_id, StepStatus.RUNNING)
+            self._failed(session, state, row, spec, classify(exc))
         return True
+
+    def _writes(self, spec: NodeSpec) -> bool:
+        """Whether starting the node writes more than its step (then it takes a savepoint)."""
+        if isinstance(spec, TaskNode | SubworkflowNode):
+            return True
+        if isinstance(spec, ToolNode) and spec.tool in self.tools:
+            tool = self.tools.get(spec.tool)
+            return tool.is_transactional and not tool.is_pure
+        return False
 
     def _start_in(
         self,
@@ -392,7 +430,6 @@ class Runner:
             assert isinstance(spec, ParallelNode)
             output = {m: state.steps[m].output for m in spec.nodes if m in state.steps}
         row = self._new_step(session, state, node_id, node_id, StepStatus.RUNNING)
-        row.attempts = 1
         finish_step(row, StepStatus.SUCCEEDED, output)
         self._count(session, state)
 
@@ -400,7 +437,6 @@ class Runner:
         """Start a node that waits for something outside the run."""
         scope = state.scope()
         row = self._new_step(session, state, node_id, node_id, StepStatus.WAITING)
-        row.attempts += 1
         now = utcnow()
         if isinstance(spec, ApprovalNode):
             message = expressions.render(spec.message, scope)
@@ -501,7 +537,6 @@ class Runner:
             item_index=item_index,
             inputs=inputs,
         )
-        row.attempts += 1
         cache_key = _cache_key(state.tenant_id, spec, inputs) if spec.cache else None
         if cache_key is not None:
             hit = session.get(WorkflowCacheRow, cache_key)
@@ -514,8 +549,11 @@ class Runner:
             tool = self.tools.get(spec.tool)
             tool_call = ToolCall(state.tenant_id, state.run_id, key, state.workflow)
             try:
-                with session.begin_nested():
+                if tool.is_pure or session.in_nested_transaction():  # nothing to undo here
                     output = tool.fn(session, inputs.get("args") or {}, tool_call)
+                else:
+                    with session.begin_nested():
+                        output = tool.fn(session, inputs.get("args") or {}, tool_call)
             except Exception as exc:
                 self._failed(session, state, row, spec, classify(exc))
                 return
@@ -568,7 +606,6 @@ class Runner:
             finish_step(
                 map_row, StepStatus.SUCCEEDED, {"items": [state.steps[k].output for k in keys]}
             )
-            map_row.attempts = 1
             self._count(session, state)
             return True
         in_flight = sum(1 for s in statuses if s in (StepStatus.RUNNING, StepStatus.WAITING))
@@ -596,7 +633,6 @@ class Runner:
                     node_type=body.type,
                     item_index=index,
                 )
-                row.attempts += 1
                 self._failed(session, state, row, body, classify(exc))
             room -= 1
             started += 1

@@ -45,13 +45,15 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Tool:
-    """One tool. `fn(args, call)`; with `is_transactional`, `fn(session, args, call)`."""
+    """One tool. `fn(args, call)`; with `is_transactional`, `fn(session, args, call)` (and
+    `is_pure` when it writes nothing, so a failure has nothing to undo)."""
 
     name: str
     fn: Callable[..., Any]
     description: str = ""
     is_transactional: bool = False
     is_async: bool = False
+    is_pure: bool = False  # transactional and writes nothing: no savepoint needed
 
 
 @dataclass
@@ -163,11 +165,15 @@ def guardrails(_session: Session, args: dict[str, Any], _call: ToolCall) -> dict
 
 def register_workflow_tools(tools: ToolRegistry) -> None:
     """The built-in tools."""
-    tools.add(Tool("noop", noop, noop.__doc__ or "", is_transactional=True))
+    tools.add(Tool("noop", noop, noop.__doc__ or "", is_transactional=True, is_pure=True))
     tools.add(Tool("sleep", sleep, sleep.__doc__ or "", is_async=True))
     tools.add(Tool("document.write", write_document, write_document.__doc__ or "", True))
     tools.add(Tool("task.create", new_task, new_task.__doc__ or "", is_transactional=True))
-    tools.add(Tool("guardrails", guardrails, guardrails.__doc__ or "", is_transactional=True))
+    tools.add(
+        Tool(
+            "guardrails", guardrails, guardrails.__doc__ or "", is_transactional=True, is_pure=True
+        )
+    )
 
 
 register_workflow_tools(TOOLS)
