@@ -22,7 +22,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,18 +139,49 @@ class RunState:
 
     def scope(self, **extra: Any) -> dict[str, Any]:
         """The variables expressions see."""
-        nodes = {
-            node_id: {"output": row.output, "status": row.status}
-            for node_id, row in self.steps.items()
-            if row.item_index is None
-        }
         return {
             "inputs": self.inputs,
             "vars": self.variables,
-            "nodes": nodes,
+            "nodes": _NodesView(self.steps),
             "run": {"id": str(self.run_id), "workflow": self.workflow},
             **extra,
         }
+
+
+class _NodesView(Mapping[str, Any]):
+    """`nodes.<id>` in expressions: each node's output and status, read when asked (building
+    the whole mapping for every step would make a long chain quadratic)."""
+
+    def __init__(self, steps: dict[str, WorkflowStepRow]) -> None:
+        self._steps = steps
+
+    def __getitem__(self, node_id: str) -> dict[str, Any]:
+        row = self._steps[node_id]
+        if row.item_index is not None:
+            raise KeyError(node_id)
+        return {"output": row.output, "status": row.status}
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, row in self._steps.items() if row.item_index is None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Outputs(Mapping[str, Any]):
+    """Each node's recorded output, read when asked."""
+
+    def __init__(self, steps: dict[str, WorkflowStepRow]) -> None:
+        self._steps = steps
+
+    def __getitem__(self, node_id: str) -> Any:
+        return self._steps[node_id].output
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)
 
 
 class Runner:
@@ -269,8 +300,7 @@ class Runner:
         statuses = {n: state.status_of(n) for n in state.graph.order}
         if StepStatus.FAILED in statuses.values():
             return progressed
-        outputs = {n: row.output for n, row in state.steps.items() if row.item_index is None}
-        moves = next_moves(state.graph, statuses, outputs)
+        moves = next_moves(state.graph, statuses, _Outputs(state.steps))
         for node_id in moves.skipped:
             self._new_step(session, state, node_id, node_id, StepStatus.SKIPPED)
             progressed = True

@@ -120,8 +120,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "contains": lambda container, part: part in _sequence(container),
     "startswith": lambda value, prefix: _text(value).startswith(_text(prefix)),
     "endswith": lambda value, suffix: _text(value).endswith(_text(suffix)),
-    "keys": lambda value: list(value) if isinstance(value, dict) else [],
-    "values": lambda value: list(value.values()) if isinstance(value, dict) else [],
+    "keys": lambda value: list(value) if isinstance(value, Mapping) else [],
+    "values": lambda value: list(value.values()) if isinstance(value, Mapping) else [],
     "default": _default,
     "get": _get,
     "json": lambda value: json.dumps(value, default=str),
@@ -195,7 +195,10 @@ class Expression:
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
         """Its value in `scope` (the run's variables); `ExpressionError` when it fails."""
         try:
-            return _Evaluator(scope).visit(self.tree.body)
+            value = _Evaluator(scope).visit(self.tree.body)
+            if isinstance(value, Mapping) and not isinstance(value, dict):
+                value = dict(value)  # a lazy view of the scope becomes plain data
+            return value
         except ExpressionError:
             raise
         except RecursionError:
