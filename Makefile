@@ -88,11 +88,12 @@ imports: install ## Check the layering contracts
 
 check: lint typecheck imports ui-check test ## Everything CI cares about
 
-bench: install chromium ## Benchmarks (see bench/RESULTS.md): board list, engine (with DBOS), model layer (with litellm), dashboard
+bench: install chromium ## Benchmarks (see bench/RESULTS.md): board list, engine (with DBOS), model layer (with litellm), agents, workflows (with Prefect), dashboard
 	$(VENV)/bin/python bench/board_list.py
 	$(VENV)/bin/python bench/engine.py
 	$(VENV)/bin/python bench/models.py
 	$(VENV)/bin/python bench/agents.py
+	$(VENV)/bin/python bench/workflows.py
 	$(VENV)/bin/python bench/ui.py
 
 clean: ## Remove local environments and caches (not your data in .missionctl/)
