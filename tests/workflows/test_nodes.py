@@ -414,3 +414,36 @@ def test_versions_are_immutable_and_runs_pin_theirs(
     versions = api.get("/workflows/brief/versions").json()
     assert [v["version"] for v in versions] == [3, 2, 1]
     assert [v["is_published"] for v in versions] == [True, False, False]
+
+
+def test_timeouts_and_approval_defaults(api: httpx.Client, start_workflows: StartWorkflows) -> None:
+    save(
+        api,
+        """\
+name: timing
+nodes:
+  slow:
+    type: tool
+    tool: sleep
+    args: {seconds: 5}
+    timeout_seconds: 0.2
+    retry: {attempts: 2, backoff_seconds: 0.01, jitter: 0, errors: [timeout]}
+""",
+    )
+    save(
+        api,
+        """\
+name: unattended
+nodes:
+  ok: {type: approval, message: "Go?", timeout_seconds: 0.3, default: approve}
+  then: {type: wait, seconds: 0.1, needs: [ok]}
+""",
+    )
+    start_workflows()
+    failed = run_until(api, start(api, "timing")["run_id"], "failed")
+    slow = steps(failed)["slow"]
+    assert (slow["attempts"], slow["error_class"]) == (2, "timeout")
+    done = run_until(api, start(api, "unattended")["run_id"], "succeeded")
+    decision = steps(done)["ok"]["output"]
+    assert decision["approved"] is True and decision["timed_out"] is True
+    assert decision["decided_by"] == "timeout"
