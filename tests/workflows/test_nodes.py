@@ -447,3 +447,21 @@ nodes:
     decision = steps(done)["ok"]["output"]
     assert decision["approved"] is True and decision["timed_out"] is True
     assert decision["decided_by"] == "timeout"
+
+
+def test_deleting_a_workflow_takes_its_runs_triggers_and_schedules(
+    api: httpx.Client, start_workflows: StartWorkflows
+) -> None:
+    save(api, BRIEF)
+    trigger = api.post(
+        "/workflows/brief/triggers",
+        json={"name": "nightly", "kind": "cron", "cron": "0 3 * * *", "inputs": {"topic": "x"}},
+    )
+    assert trigger.status_code == 201, trigger.text
+    assert [s["kind"] for s in api.get("/schedules").json()["items"]] == ["workflow.start"]
+    start_workflows()
+    run = run_until(api, start(api, "brief", topic="x")["run_id"], "waiting")
+    assert api.delete("/workflows/brief").status_code == 204
+    assert api.get("/workflows/brief").status_code == 404
+    assert api.get(f"/workflow-runs/{run['run_id']}").status_code == 404
+    assert api.get("/schedules").json()["items"] == []

@@ -7,6 +7,7 @@ published one, else the newest (`version_for_run`).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from missionctl.agents.service import agents_by_name
 from missionctl.audit.service import record_audit
 from missionctl.common import Actor
+from missionctl.engine import schedules
 from missionctl.errors import InvalidDefinition, InvalidInput, NotFound
 from missionctl.events.service import record_event
 from missionctl.workflows.definition import (
@@ -38,7 +40,7 @@ from missionctl.workflows.definition import (
     read_definition,
 )
 from missionctl.workflows.graph import Graph, compile_graph
-from missionctl.workflows.models import WorkflowRow, WorkflowVersionRow
+from missionctl.workflows.models import WorkflowRow, WorkflowTriggerRow, WorkflowVersionRow
 from missionctl.workflows.schemas import (
     VersionChange,
     VersionDiff,
@@ -336,8 +338,18 @@ def rollback(session: Session, name: str, version: int, *, actor: Actor) -> Work
 
 
 def delete_workflow(session: Session, name: str, *, actor: Actor) -> None:
-    """Delete a workflow with its versions, runs and triggers."""
+    """Delete a workflow with its versions, runs and triggers (and their cron schedules)."""
     row = _row(session, name, for_update=True)
+    scheduled = session.scalars(
+        select(WorkflowTriggerRow.schedule_id).where(
+            WorkflowTriggerRow.workflow_id == row.workflow_id,
+            WorkflowTriggerRow.schedule_id.is_not(None),
+        )
+    ).all()
+    for schedule_id in scheduled:
+        if schedule_id is not None:
+            with contextlib.suppress(NotFound):
+                schedules.delete_schedule(session, schedule_id, actor=actor)
     _record(session, "workflow.deleted", actor, row)
     session.delete(row)
     session.flush()
