@@ -346,3 +346,29 @@ def test_a_parallel_node_joins_its_members() -> None:
     assert set(next_moves(graph, after_start, {}).ready) == {"a", "b"}
     members_done = after_start | {"a": StepStatus.SUCCEEDED, "b": StepStatus.SUCCEEDED}
     assert next_moves(graph, members_done, {}).ready == ("fan",)
+
+
+def test_a_fault_outside_the_text_still_gets_reported() -> None:
+    [(location, message, line, _)] = faults("nodes: {a: {type: llm, prompt: hi}}\n")
+    assert (location, message, line) == ("name", "Field required", None)
+
+
+_KEYS = st.sampled_from(["name", "nodes", "inputs", "outputs", "vars", "type", "needs", "a", "b"])
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12))
+_DOCUMENTS = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@given(_DOCUMENTS)
+def test_any_document_is_accepted_or_refused_with_located_faults(document: Any) -> None:
+    text = json.dumps(document)
+    found: list[str] = []
+    try:
+        read_definition(text)
+    except DefinitionErrors as exc:
+        found = [f.message for f in exc.faults]
+        assert found, "refused without saying why"
+    assert all(isinstance(message, str) and message for message in found)

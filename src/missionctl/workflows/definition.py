@@ -365,7 +365,8 @@ def _placed(fault: Fault, places: Mapping[str, tuple[int, int]]) -> Fault:
             if fault.column is not None and location == fault.location and value is not None:
                 line, column = value[0], value[1] + fault.column - 1
             return Fault(fault.location, fault.message, line, column)
-        location = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", location)
+        parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", location)
+        location = parent if parent != location else ""  # a top-level key: nothing above it
     return fault
 
 

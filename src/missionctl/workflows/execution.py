@@ -374,6 +374,8 @@ class Runner:
             )
             session.add(row)
             state.steps[key] = row
+        else:  # a step run again: its node may have changed (a run resumed on a fixed version)
+            row.node_type = node_type or state.definition.nodes[node_id].type
         row.status = status.value
         row.inputs = inputs if inputs is not None else row.inputs
         row.job_id = self.job.job_id
