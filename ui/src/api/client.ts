@@ -25,6 +25,8 @@ export class ApiError extends Error {
 export interface RequestOptions {
   method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   body?: unknown;
+  /** A body sent as it is, with its own content type (e.g. a YAML definition). */
+  text?: { content: string; type: string };
   query?: Record<string, string | number | boolean | null | undefined>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -100,6 +102,9 @@ async function send(path: string, options: RequestOptions, token: string | null)
   if (options.body !== undefined) {
     headers["content-type"] = "application/json";
     body = JSON.stringify(options.body);
+  } else if (options.text !== undefined) {
+    headers["content-type"] = options.text.type;
+    body = options.text.content;
   }
   return fetch(withQuery(`${API}${path}`, options.query), {
     method: options.method ?? "GET",

@@ -236,6 +236,16 @@ export interface ApiKeyCreated {
   "key": string;
 }
 
+/** A person's decision on an approval node. */
+export interface ApprovalDecision {
+  /** The approval node's id. */
+  "node": string;
+  /** Approve (true) or reject (false). */
+  "approved": boolean;
+  /** Why. */
+  "comment"?: string;
+}
+
 /** A stored attachment's metadata; fetch the bytes from its `content_url`. */
 export interface Attachment {
   /** The attachment's id. */
@@ -1227,6 +1237,9 @@ export type NotificationKind = "mention" | "assignment" | "budget" | "escalation
 /** List order. */
 export type Order = "desc" | "asc";
 
+/** What a trigger does when its previous run is still going. */
+export type OverlapPolicy = "skip" | "queue" | "allow";
+
 export interface Page_Agent_ {
   /** The items of this page, in list order. */
   "items": Agent[];
@@ -1314,6 +1327,13 @@ export interface Page_Task_ {
 export interface Page_Webhook_ {
   /** The items of this page, in list order. */
   "items": Webhook[];
+  /** Opaque cursor for the next page; null on the last page. */
+  "next_cursor"?: string | null;
+}
+
+export interface Page_WorkflowRun_ {
+  /** The items of this page, in list order. */
+  "items": WorkflowRun[];
   /** Opaque cursor for the next page; null on the last page. */
   "next_cursor"?: string | null;
 }
@@ -1499,6 +1519,25 @@ export interface RefreshRequest {
 /** A member's role in a tenant (`agent` is for agent keys, never given to people). */
 export type Role = "admin" | "developer" | "operator" | "viewer" | "agent";
 
+/** Start a run. */
+export interface RunCreate {
+  /** The workflow's inputs. */
+  "inputs"?: Record<string, unknown>;
+  /** Run this version (default: published, else newest). */
+  "version"?: number | null;
+  /** Or the tagged one. */
+  "tag"?: string | null;
+}
+
+/** Resume a failed or paused run. */
+export interface RunResume {
+  /** Continue on this (fixed) version; finished steps keep their outputs. */
+  "version"?: number | null;
+}
+
+/** Where a run is. */
+export type RunStatus = "queued" | "running" | "waiting" | "paused" | "succeeded" | "failed" | "cancelled";
+
 /** A cron schedule as stored. */
 export interface Schedule {
   /** The schedule's id. */
@@ -1576,6 +1615,49 @@ export interface ScheduleUpdate {
   /** Grace period, in seconds. */
   "misfire_grace_seconds"?: number | null;
 }
+
+/** One node execution of a run. */
+export interface Step {
+  /** The node id, or `<map id>[i]` for a map's item i. */
+  "step_key": string;
+  /** The node. */
+  "node_id": string;
+  /** Its type. */
+  "node_type": string;
+  /** The map item, if any. */
+  "item_index": number | null;
+  /** Where it is. */
+  "status": StepStatus;
+  /** Attempts so far. */
+  "attempts": number;
+  /** What it was given (rendered). */
+  "inputs": Record<string, unknown> | null;
+  /** What it produced. */
+  "output": unknown;
+  /** Its last error. */
+  "error": string | null;
+  /** The class of that error (retry policies use it). */
+  "error_class": string | null;
+  /** Log lines: attempts, retries, waits, decisions. */
+  "logs": unknown[];
+  /** Task, child run or approval it waits on. */
+  "details": Record<string, unknown>;
+  /** Its output came from the cache. */
+  "is_cache_hit": boolean;
+  /** Model cost of the step, in billionths of a dollar. */
+  "cost_nanos": number;
+  /** Time from its start to its end. */
+  "duration_ms": number | null;
+  /** When it started. */
+  "started_at": string;
+  /** When it ended. */
+  "finished_at": string | null;
+  /** When a waiting step is looked at again. */
+  "wake_at": string | null;
+}
+
+/** Where one node (or one map item) of a run is. */
+export type StepStatus = "pending" | "running" | "waiting" | "succeeded" | "failed" | "skipped" | "cancelled";
 
 /** How a policy orders the deployments that qualify. */
 export type Strategy = "order" | "cost" | "latency";
@@ -1698,6 +1780,24 @@ export interface TaskUpdate {
   "due_at"?: string | null;
 }
 
+/** Make a workflow from a template. */
+export interface TemplateInstantiate {
+  /** The new workflow's name (default: template's). */
+  "name"?: string | null;
+  /** Template parameters. */
+  "parameters"?: Record<string, unknown>;
+}
+
+/** A parameter of a template. */
+export interface TemplateParameter {
+  /** Its name. */
+  "name": string;
+  /** What it is for. */
+  "description": string;
+  /** Its default (required when null). */
+  "default"?: unknown;
+}
+
 /** A tenant (organisation). */
 export interface Tenant {
   /** The tenant's id. */
@@ -1727,6 +1827,74 @@ export interface TokenPair {
   /** Seconds until the access token expires. */
   "expires_in": number;
 }
+
+/** A trigger as stored. */
+export interface Trigger {
+  /** Its id. */
+  "trigger_id": string;
+  /** Its name. */
+  "name": string;
+  /** The workflow it starts. */
+  "workflow": string;
+  "kind": TriggerKind;
+  /** Whether it fires. */
+  "is_enabled": boolean;
+  /** Inputs of its runs. */
+  "inputs": Record<string, unknown>;
+  /** The pinned version, if any. */
+  "version": number | null;
+  /** Overlap policy. */
+  "overlap": OverlapPolicy;
+  /** cron: expression. */
+  "cron"?: string | null;
+  /** cron: time zone. */
+  "timezone"?: string | null;
+  /** cron: next firing. */
+  "next_run_at"?: string | null;
+  /** event: type. */
+  "event_type": string | null;
+  /** event: filter expression. */
+  "filter": string | null;
+  /** webhook: where to POST. */
+  "webhook_url"?: string | null;
+  /** webhook: the HMAC secret; shown once, when created. */
+  "secret"?: string | null;
+  /** Runs it started. */
+  "fired": number;
+  /** When it last started one. */
+  "last_fired_at": string | null;
+}
+
+/** A new trigger of a workflow. */
+export interface TriggerCreate {
+  /** Unique within the tenant. */
+  "name": string;
+  /** cron, webhook, event or manual. */
+  "kind": TriggerKind;
+  /** Inputs of the runs it starts; `{{ trigger.* }}` templates read the webhook body (`trigger.body`) or the event (`trigger.event`). */
+  "inputs"?: Record<string, unknown>;
+  /** Pin a version (default: none). */
+  "version"?: number | null;
+  /** Overlap policy. */
+  "overlap"?: OverlapPolicy;
+  /** Whether it fires. */
+  "is_enabled"?: boolean;
+  /** cron: the expression. */
+  "cron"?: string | null;
+  /** cron: IANA time zone. */
+  "timezone"?: string;
+  /** cron: what to do with missed firings. */
+  "misfire_policy"?: MisfirePolicy;
+  /** cron: firings late by at most this much all still fire. */
+  "misfire_grace_seconds"?: number;
+  /** event: the type, e.g. `task.status_changed`. */
+  "event_type"?: string | null;
+  /** event: an expression over `trigger.event` that must be true. */
+  "filter"?: string | null;
+}
+
+/** What starts runs. */
+export type TriggerKind = "cron" | "webhook" | "event" | "manual";
 
 /** Totals of one group. */
 export interface UsageGroup {
@@ -1781,6 +1949,52 @@ export interface User {
   "created_at": string;
 }
 
+/** Whether a definition would be accepted, and every fault if not. */
+export interface Validation {
+  /** True when it would save. */
+  "is_valid": boolean;
+  /** The workflow's name, when readable. */
+  "name"?: string | null;
+  /** Each fault: location, message, line, column. */
+  "errors": Record<string, unknown>[];
+  /** Nodes and edges to draw, when valid. */
+  "graph"?: Record<string, unknown> | null;
+}
+
+/** Publish, tag or roll back to a version. */
+export interface VersionAction {
+  /** The version. */
+  "version": number;
+  /** Tag name (tag only). */
+  "tag"?: string | null;
+}
+
+/** One difference between two versions. */
+export interface VersionChange {
+  /** Where, e.g. `nodes.review.message`. */
+  "path": string;
+  /** What happened there. */
+  "change": "added" | "removed" | "changed";
+  /** The old value. */
+  "before"?: unknown;
+  /** The new value. */
+  "after"?: unknown;
+}
+
+/** How two versions differ. */
+export interface VersionDiff {
+  /** The workflow. */
+  "name": string;
+  /** The older side. */
+  "from_version": number;
+  /** The newer side. */
+  "to_version": number;
+  /** Structural differences, by path. */
+  "changes": VersionChange[];
+  /** A unified diff of the two sources. */
+  "unified": string;
+}
+
 /** A webhook as stored (the secret is never shown again). */
 export interface Webhook {
   /** The webhook's id. */
@@ -1797,6 +2011,16 @@ export interface Webhook {
   "created_at": string;
   /** Last change (UTC). */
   "updated_at": string;
+}
+
+/** What a webhook delivery did. */
+export interface WebhookAccepted {
+  /** The delivery id (X-MissionControl-Delivery). */
+  "delivery_id": string;
+  /** The run it started (null when none started). */
+  "run_id": string | null;
+  /** True when this delivery id was seen before. */
+  "is_replay": boolean;
 }
 
 /** A new webhook subscription. */
@@ -1875,6 +2099,116 @@ export interface WorkerInfo {
 
 /** What an engine process does. */
 export type WorkerRole = "worker" | "scheduler";
+
+/** A workflow and where its versions stand. */
+export interface Workflow {
+  /** The workflow's id. */
+  "workflow_id": string;
+  /** Unique within the tenant. */
+  "name": string;
+  /** What it is for (from the newest version). */
+  "description": string;
+  /** The newest saved version. */
+  "latest_version": number;
+  /** The version runs start on by default (the newest when none is published). */
+  "published_version": number | null;
+  /** Named versions: tag → version. */
+  "tags": Record<string, number>;
+  /** When the first version was saved. */
+  "created_at": string;
+  /** When it last changed. */
+  "updated_at": string;
+}
+
+/** A run, with its steps when asked for one run. */
+export interface WorkflowRun {
+  /** The run's id. */
+  "run_id": string;
+  /** The workflow's name. */
+  "workflow": string;
+  /** The version it runs (pinned at start). */
+  "version": number;
+  /** Where it is. */
+  "status": RunStatus;
+  /** Its inputs. */
+  "inputs": Record<string, unknown>;
+  /** Its outputs, once it succeeded. */
+  "outputs": Record<string, unknown> | null;
+  /** Why it failed. */
+  "error": string | null;
+  /** The step it failed on (resume starts there). */
+  "failed_step": string | null;
+  /** manual, api, cli, cron, webhook, event, subworkflow. */
+  "trigger_kind": string;
+  /** The trigger that started it. */
+  "trigger_id": string | null;
+  /** The run it is a subworkflow of. */
+  "parent_run_id": string | null;
+  /** Who or what started it. */
+  "started_by": string;
+  /** Model cost so far. */
+  "cost_nanos": number;
+  /** Steps finished so far. */
+  "steps_done": number;
+  /** When it was queued. */
+  "created_at": string;
+  /** When it first ran. */
+  "started_at": string | null;
+  /** When it ended. */
+  "finished_at": string | null;
+  /** Its steps, in start order. */
+  "steps"?: Step[];
+}
+
+/** What saving a definition made. */
+export interface WorkflowSaved {
+  /** The workflow's name. */
+  "name": string;
+  /** The version this save created (or the same definition's). */
+  "version": number;
+  /** False when the definition equals the newest one. */
+  "is_new_version": boolean;
+  /** The workflow after the save. */
+  "workflow": Workflow;
+}
+
+/** A built-in workflow template. */
+export interface WorkflowTemplate {
+  /** The template's name. */
+  "name": string;
+  /** Its title. */
+  "title": string;
+  /** What it does. */
+  "description": string;
+  /** What to give it. */
+  "parameters": TemplateParameter[];
+  /** The template text (YAML with `[[ parameter ]]` slots). */
+  "source": string;
+}
+
+/** One immutable version. */
+export interface WorkflowVersion {
+  /** The workflow's name. */
+  "name": string;
+  /** Its number, from 1. */
+  "version": number;
+  /** SHA-256 of the normalised definition. */
+  "checksum": string;
+  /** What the author said of it. */
+  "note": string;
+  /** Who saved it (actor id). */
+  "created_by": string | null;
+  /** When it was saved. */
+  "created_at": string;
+  /** The checked definition, normalised. */
+  "definition": Record<string, unknown>;
+  /** The text as it was submitted (YAML or JSON). */
+  "source": string;
+  /** Tags naming this version. */
+  "tags"?: string[];
+  /** Whether runs start on it by default. */
+  "is_published"?: boolean;
+}
 
 /** WORKING.md: the live board rendered as markdown, plus the shared notes. */
 export interface WorkingMd {

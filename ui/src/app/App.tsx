@@ -17,6 +17,11 @@ const WorkingMdPage = lazy(() => import("../features/working/WorkingMdPage"));
 const NotificationsPage = lazy(() => import("../features/notifications/NotificationsPage"));
 const UsagePage = lazy(() => import("../features/usage/UsagePage"));
 const AdminPage = lazy(() => import("../features/admin/AdminPage"));
+const WorkflowsPage = lazy(() => import("../features/workflows/WorkflowsPage"));
+const WorkflowPage = lazy(() => import("../features/workflows/WorkflowPage"));
+const NewWorkflowPage = lazy(() => import("../features/workflows/NewWorkflowPage"));
+const RunPage = lazy(() => import("../features/workflows/RunPage"));
+const DeadLettersPage = lazy(() => import("../features/workflows/DeadLettersPage"));
 
 function RequireSession({ children }: { children: React.ReactNode }) {
   const current = useSession();
@@ -53,6 +58,11 @@ export function AppRoutes() {
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="usage" element={<UsagePage />} />
           <Route path="admin" element={<AdminPage />} />
+          <Route path="workflows" element={<WorkflowsPage />} />
+          <Route path="workflows/:name" element={<WorkflowPage />} />
+          <Route path="new-workflow" element={<NewWorkflowPage />} />
+          <Route path="workflow-runs/:runId" element={<RunPage />} />
+          <Route path="workflow-dead-letters" element={<DeadLettersPage />} />
           <Route path="*" element={<NotFound />} />
         </Route>
       </Routes>

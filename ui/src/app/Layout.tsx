@@ -11,9 +11,10 @@ import {
   NotebookPen,
   Shield,
   Sun,
+  Workflow,
 } from "lucide-react";
 import { Suspense, useState } from "react";
-import { NavLink, Outlet } from "react-router";
+import { NavLink, Outlet, useLocation } from "react-router";
 import { auth } from "../api/people";
 import { session } from "../api/session";
 import { useCan, useMe } from "../auth/useAuth";
@@ -66,10 +67,13 @@ export default function Layout() {
   const { data: me } = useMe();
   const client = useQueryClient();
   const [menuOpen, setMenuOpen] = useState(false);
+  const { pathname } = useLocation();
   const nav = [
     { to: "/", label: "Command center", icon: LayoutDashboard, show: true },
     { to: "/agents", label: "Agents", icon: Bot, show: true },
     { to: "/documents", label: "Documents", icon: FileText, show: true },
+    // A run, the dead letters and the new-workflow editor are workflow pages too.
+    { to: "/workflows", label: "Workflows", icon: Workflow, show: can("workflows:read"), also: ["/workflow-", "/new-workflow"] },
     { to: "/working", label: "WORKING.md", icon: NotebookPen, show: true },
     { to: "/usage", label: "Usage & budgets", icon: Coins, show: can("models:read") },
     { to: "/admin", label: "Admin", icon: Shield, show: can("users:manage") || can("models:manage") },
@@ -96,9 +100,14 @@ export default function Layout() {
         <ul className="space-y-1">
           {nav
             .filter((item) => item.show)
-            .map(({ to, label, icon: Icon }) => (
+            .map(({ to, label, icon: Icon, also }) => (
               <li key={to}>
-                <NavLink to={to} end={to === "/"} className={link} onClick={() => setMenuOpen(false)}>
+                <NavLink
+                  to={to}
+                  end={to === "/"}
+                  className={({ isActive }) => link({ isActive: isActive || (also ?? []).some((prefix) => pathname.startsWith(prefix)) })}
+                  onClick={() => setMenuOpen(false)}
+                >
                   <Icon className="size-4" aria-hidden />
                   {label}
                 </NavLink>

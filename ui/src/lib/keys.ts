@@ -20,6 +20,15 @@ export const keys = {
   usage: ["usage"] as const,
   stats: ["stats"] as const,
   admin: (part: string) => ["admin", part] as const,
+  workflows: ["workflows"] as const,
+  workflow: (name: string) => ["workflows", "one", name] as const,
+  workflowVersions: (name: string) => ["workflows", "versions", name] as const,
+  workflowTriggers: (name: string) => ["workflow-triggers", name] as const,
+  workflowTemplates: ["workflow-templates"] as const,
+  workflowRuns: ["workflow-runs"] as const,
+  workflowRunList: (workflow: string | null) => ["workflow-runs", "list", workflow ?? "all"] as const,
+  workflowRun: (runId: string) => ["workflow-runs", "one", runId] as const,
+  deadLetters: ["workflow-runs", "dead-letters"] as const,
 };
 
 /** Which cached queries an event of this type makes stale. */
@@ -43,6 +52,11 @@ export function staleKeysFor(eventType: string): (readonly string[])[] {
       return [keys.workingMd];
     case "budget":
       return [keys.usage, keys.stats, keys.notifications];
+    case "workflow":
+      return [keys.workflows];
+    case "workflow_run":
+      // A run's steps spend tokens, and a trigger counts the runs it started.
+      return [keys.workflowRuns, ["workflow-triggers"], keys.usage];
     default:
       return [];
   }

@@ -36,6 +36,7 @@ describe("permission table", () => {
       "board:read", "tasks:write", "messages:write", "documents:write", "notifications:write",
       "working_md:write", "agents:write", "api_keys:manage", "users:manage", "audit:read",
       "models:read", "models:manage", "budgets:manage", "questions:answer",
+      "workflows:read", "workflows:write", "workflows:run",
     ];
     for (const permission of checked) {
       const expected = table.get(permission) ?? [];

@@ -16,7 +16,10 @@ export type Permission =
   | "models:read"
   | "models:manage"
   | "budgets:manage"
-  | "questions:answer";
+  | "questions:answer"
+  | "workflows:read"
+  | "workflows:write"
+  | "workflows:run";
 
 const WORKERS: Role[] = ["admin", "developer", "operator", "agent"];
 const PEOPLE: Role[] = ["admin", "developer", "operator", "viewer"];
@@ -37,6 +40,9 @@ const TABLE: Record<Permission, Role[]> = {
   "models:manage": BUILDERS,
   "budgets:manage": BUILDERS,
   "questions:answer": ["admin", "developer", "operator"],
+  "workflows:read": PEOPLE,
+  "workflows:write": BUILDERS,
+  "workflows:run": ["admin", "developer", "operator"],
 };
 
 export function allowed(role: Role | undefined, permission: Permission): boolean {

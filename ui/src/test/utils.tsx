@@ -25,8 +25,9 @@ export function fakeApi(handler: Handler): Call[] {
   vi.stubGlobal("fetch", async (input: string, init: RequestInit = {}) => {
     const url = new URL(input, "http://localhost");
     const method = init.method ?? "GET";
-    const body = typeof init.body === "string" ? JSON.parse(init.body) : undefined;
     const headers = new Headers(init.headers);
+    const isJson = headers.get("content-type")?.includes("json") ?? true;
+    const body = typeof init.body === "string" ? (isJson ? JSON.parse(init.body) : init.body) : undefined;
     calls.push({ method, path: url.pathname + url.search, body, headers });
     const answer = handler({ method, url, body, headers });
     const status = answer?.status ?? (answer ? 200 : 404);
@@ -49,6 +50,18 @@ export function me(role: Role, userId = "user-1"): Me {
     tenant: { tenant_id: "t1", slug: "default", name: "Default" },
     role,
   };
+}
+
+/** jsdom has no ResizeObserver; @xyflow/react needs one to render its nodes. */
+export function stubResizeObserver(): void {
+  vi.stubGlobal(
+    "ResizeObserver",
+    class {
+      observe() {}
+      unobserve() {}
+      disconnect() {}
+    },
+  );
 }
 
 export function signIn(): void {
