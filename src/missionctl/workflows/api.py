@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
 
 from missionctl.common import Page
 from missionctl.errors import InvalidDefinition, InvalidInput, PayloadTooLarge
@@ -20,16 +19,19 @@ from missionctl.web.deps import Ctx, State
 from missionctl.workflows import runs, service, templates, triggers
 from missionctl.workflows.schemas import (
     ApprovalDecision,
+    DefinitionFault,
     RunCreate,
     RunFilter,
     RunResume,
     TemplateInstantiate,
     Trigger,
     TriggerCreate,
+    Validation,
     VersionAction,
     VersionDiff,
     WebhookAccepted,
     Workflow,
+    WorkflowGraph,
     WorkflowRun,
     WorkflowSaved,
     WorkflowTemplate,
@@ -54,17 +56,6 @@ DEFINITION_BODY: dict[str, Any] = {
         },
     }
 }
-
-
-class Validation(BaseModel):
-    """Whether a definition would be accepted, and every fault if not."""
-
-    is_valid: bool = Field(description="True when it would save.")
-    name: str | None = Field(default=None, description="The workflow's name, when readable.")
-    errors: list[dict[str, Any]] = Field(description="Each fault: location, message, line, column.")
-    graph: dict[str, Any] | None = Field(
-        default=None, description="Nodes and edges to draw, when valid."
-    )
 
 
 async def _definition_text(request: Request) -> tuple[str, bool]:
@@ -119,10 +110,10 @@ async def validate_workflow(ctx: Ctx, request: Request) -> Validation:
             with ctx.read() as session:
                 service.check_references(session, definition, text)
         except InvalidDefinition as exc:
-            return Validation(is_valid=False, errors=list(exc.extra.get("errors", [])))
-        return Validation(
-            is_valid=True, name=definition.name, errors=[], graph=service.drawing(definition)
-        )
+            faults = [DefinitionFault.model_validate(f) for f in exc.extra.get("errors", [])]
+            return Validation(is_valid=False, errors=faults)
+        graph = WorkflowGraph.model_validate(service.drawing(definition))
+        return Validation(is_valid=True, name=definition.name, errors=[], graph=graph)
 
     return await run_in_threadpool(check)
 

@@ -63,6 +63,8 @@ class WorkflowSaved(BaseModel):
 class WorkflowVersion(BaseModel):
     """One immutable version."""
 
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     name: str = Field(description="The workflow's name.")
     version: int = Field(description="Its number, from 1.")
     checksum: str = Field(description="SHA-256 of the normalised definition.")
@@ -73,6 +75,51 @@ class WorkflowVersion(BaseModel):
     source: str = Field(description="The text as it was submitted (YAML or JSON).")
     tags: list[str] = Field(default_factory=list, description="Tags naming this version.")
     is_published: bool = Field(default=False, description="Whether runs start on it by default.")
+
+
+class DefinitionFault(BaseModel):
+    """One fault of a definition, and where it is."""
+
+    location: str = Field(description="The path, e.g. `nodes.review.message`; empty: the text.")
+    message: str = Field(description="What is wrong.")
+    line: int | None = Field(description="Line in the text sent (from 1), when known.")
+    column: int | None = Field(description="Column in that line (from 1), when known.")
+
+
+class GraphNode(BaseModel):
+    """A node to draw."""
+
+    id: str = Field(description="The node's id.")
+    type: str = Field(description="Its type.")
+    needs: list[str] = Field(description="What it needs.")
+    description: str = Field(description="Its description.")
+
+
+class GraphEdge(BaseModel):
+    """An edge to draw: `needs`, a branch to a controlled node, or a parallel member's join."""
+
+    source: str = Field(description="From this node.")
+    target: str = Field(description="To this one.")
+    kind: Literal["needs", "branch", "join"] = Field(description="What the edge means.")
+
+
+class WorkflowGraph(BaseModel):
+    """A checked definition as nodes and edges, with the order it runs in."""
+
+    nodes: list[GraphNode] = Field(description="Its nodes.")
+    edges: list[GraphEdge] = Field(description="Its edges.")
+    order: list[str] = Field(description="Node ids in topological order.")
+
+
+class Validation(BaseModel):
+    """Whether a definition would be accepted, and every fault if not."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    is_valid: bool = Field(description="True when it would save.")
+    name: str | None = Field(default=None, description="The workflow's name, when readable.")
+    errors: list[DefinitionFault] = Field(description="Each fault, with its place.")
+    graph: WorkflowGraph | None = Field(default=None, description="What to draw, when valid.")
 
 
 class VersionChange(BaseModel):
@@ -139,7 +186,9 @@ class Step(BaseModel):
 class WorkflowRun(BaseModel):
     """A run, with its steps when asked for one run."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
     run_id: uuid.UUID = Field(description="The run's id.")
     workflow: str = Field(validation_alias="workflow_name", description="The workflow's name.")

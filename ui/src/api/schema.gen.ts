@@ -453,6 +453,18 @@ export interface ConnectionTest {
   "detail": string;
 }
 
+/** One fault of a definition, and where it is. */
+export interface DefinitionFault {
+  /** The path, e.g. `nodes.review.message`; empty: the text. */
+  "location": string;
+  /** What is wrong. */
+  "message": string;
+  /** Line in the text sent (from 1), when known. */
+  "line": number | null;
+  /** Column in that line (from 1), when known. */
+  "column": number | null;
+}
+
 /** One event sent (or being sent) to one webhook. */
 export interface Delivery {
   /** Unique id, sent as `MissionControl-Delivery`: receivers dedupe by it. */
@@ -821,6 +833,28 @@ export interface GoalSummary {
   "created_at": string;
   /** When it reached done (UTC). */
   "completed_at": string | null;
+}
+
+/** An edge to draw: `needs`, a branch to a controlled node, or a parallel member's join. */
+export interface GraphEdge {
+  /** From this node. */
+  "source": string;
+  /** To this one. */
+  "target": string;
+  /** What the edge means. */
+  "kind": "needs" | "branch" | "join";
+}
+
+/** A node to draw. */
+export interface GraphNode {
+  /** The node's id. */
+  "id": string;
+  /** Its type. */
+  "type": string;
+  /** What it needs. */
+  "needs": string[];
+  /** Its description. */
+  "description": string;
 }
 
 /** Liveness. */
@@ -1954,11 +1988,11 @@ export interface Validation {
   /** True when it would save. */
   "is_valid": boolean;
   /** The workflow's name, when readable. */
-  "name"?: string | null;
-  /** Each fault: location, message, line, column. */
-  "errors": Record<string, unknown>[];
-  /** Nodes and edges to draw, when valid. */
-  "graph"?: Record<string, unknown> | null;
+  "name": string | null;
+  /** Each fault, with its place. */
+  "errors": DefinitionFault[];
+  /** What to draw, when valid. */
+  "graph": WorkflowGraph | null;
 }
 
 /** Publish, tag or roll back to a version. */
@@ -2120,6 +2154,16 @@ export interface Workflow {
   "updated_at": string;
 }
 
+/** A checked definition as nodes and edges, with the order it runs in. */
+export interface WorkflowGraph {
+  /** Its nodes. */
+  "nodes": GraphNode[];
+  /** Its edges. */
+  "edges": GraphEdge[];
+  /** Node ids in topological order. */
+  "order": string[];
+}
+
 /** A run, with its steps when asked for one run. */
 export interface WorkflowRun {
   /** The run's id. */
@@ -2157,7 +2201,7 @@ export interface WorkflowRun {
   /** When it ended. */
   "finished_at": string | null;
   /** Its steps, in start order. */
-  "steps"?: Step[];
+  "steps": Step[];
 }
 
 /** What saving a definition made. */
@@ -2205,9 +2249,9 @@ export interface WorkflowVersion {
   /** The text as it was submitted (YAML or JSON). */
   "source": string;
   /** Tags naming this version. */
-  "tags"?: string[];
+  "tags": string[];
   /** Whether runs start on it by default. */
-  "is_published"?: boolean;
+  "is_published": boolean;
 }
 
 /** WORKING.md: the live board rendered as markdown, plus the shared notes. */

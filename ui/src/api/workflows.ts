@@ -2,30 +2,12 @@
 import { api } from "./client";
 import type * as S from "./schema.gen";
 
-/** One fault of a definition (the API types these as plain objects). */
-export interface DefinitionFault {
-  /** Where, e.g. `nodes.review.message`; "" for the whole text. */
-  location: string;
-  message: string;
-  line: number | null;
-  column: number | null;
-}
-
-export type EdgeKind = "needs" | "branch" | "join";
-
+/** One fault of a definition: location (`nodes.review.message`; "" for the whole text). */
+export type DefinitionFault = S.DefinitionFault;
+export type EdgeKind = S.GraphEdge["kind"];
 /** What `POST /workflows/validate` gives to draw a valid definition. */
-export interface WorkflowGraph {
-  nodes: { id: string; type: string; needs: string[]; description: string }[];
-  edges: { source: string; target: string; kind: EdgeKind }[];
-  order: string[];
-}
-
-export interface CheckedDefinition {
-  is_valid: boolean;
-  name: string | null;
-  errors: DefinitionFault[];
-  graph: WorkflowGraph | null;
-}
+export type WorkflowGraph = S.WorkflowGraph;
+export type CheckedDefinition = S.Validation;
 
 const yaml = (content: string) => ({ content, type: "application/yaml" });
 
@@ -42,15 +24,8 @@ export const workflows = {
   /** Save YAML (or JSON) text as the workflow's next version. */
   save: (source: string, note = "") =>
     api<S.WorkflowSaved>("/workflows", { method: "POST", text: yaml(source), query: { note } }),
-  validate: async (source: string, signal?: AbortSignal): Promise<CheckedDefinition> => {
-    const checked = await api<S.Validation>("/workflows/validate", { method: "POST", text: yaml(source), signal });
-    return {
-      is_valid: checked.is_valid,
-      name: checked.name ?? null,
-      errors: checked.errors as unknown as DefinitionFault[],
-      graph: (checked.graph ?? null) as WorkflowGraph | null,
-    };
-  },
+  validate: (source: string, signal?: AbortSignal) =>
+    api<CheckedDefinition>("/workflows/validate", { method: "POST", text: yaml(source), signal }),
   versions: (name: string) => api<S.WorkflowVersion[]>(`/workflows/${encodeURIComponent(name)}/versions`),
   version: (name: string, version: number) =>
     api<S.WorkflowVersion>(`/workflows/${encodeURIComponent(name)}/versions/${version}`),

@@ -42,7 +42,7 @@ function DeadLetter({ run }: { run: WorkflowRun }) {
         Failed at <span className="font-mono font-medium">{run.failed_step ?? "?"}</span>:{" "}
         <span className="text-rose-800 dark:text-rose-300">{run.error}</span>
       </p>
-      {(run.steps ?? []).map((step) => (
+      {run.steps.map((step) => (
         <details key={step.step_key} className="rounded-md border border-slate-200 p-2 text-sm dark:border-slate-800">
           <summary className="cursor-pointer">
             <span className="font-mono">{step.step_key}</span> <span className="text-xs text-slate-500">({step.node_type}, {step.attempts} attempt{step.attempts === 1 ? "" : "s"}{step.error_class ? `, ${step.error_class}` : ""})</span>

@@ -100,7 +100,7 @@ function RunGraph({ run, selected, onSelect }: { run: WorkflowRun; selected: str
     staleTime: Number.POSITIVE_INFINITY,
   });
   const checked = useCheckedDefinition(version.data?.source);
-  const statuses = useMemo(() => nodeStatuses(run.steps ?? []), [run.steps]);
+  const statuses = useMemo(() => nodeStatuses(run.steps), [run.steps]);
   if (version.error) return <p className="p-4 text-sm text-slate-500">The definition of v{run.version} is not available ({errorText(version.error)}).</p>;
   if (!checked.data?.graph) return <div className="p-4">{checked.data ? <p className="text-sm text-slate-500">v{run.version} no longer checks, so it is not drawn.</p> : <Spinner label="Drawing" />}</div>;
   return <WorkflowGraph graph={checked.data.graph} statuses={statuses} selected={selected} onSelect={onSelect} label={`Graph of the run, by step status`} className="h-[340px]" />;
@@ -128,7 +128,7 @@ function Values({ title, value, isFinal = true }: { title: string; value: Record
 
 function RunView({ run, fetchedAt }: { run: WorkflowRun; fetchedAt: number }) {
   const can = useCan();
-  const steps = run.steps ?? [];
+  const steps = run.steps;
   const [chosen, setChosen] = useState<string | null>(null);
   const isActive = ACTIVE_RUN_STATUSES.includes(run.status);
   // Never behind the data shown (open bars end at "now").

@@ -71,7 +71,7 @@ function VersionRow({ workflow, version }: { workflow: Workflow; version: Workfl
         <span className="font-medium">v{version.version}</span>
         {version.is_published && <Badge tone="green">published</Badge>}
         {version.version === workflow.latest_version && <Badge tone="indigo">newest</Badge>}
-        {(version.tags ?? []).map((t) => <Badge key={t}>{t}</Badge>)}
+        {version.tags.map((t) => <Badge key={t}>{t}</Badge>)}
         <span className="text-slate-500">{dateTime(version.created_at)}</span>
         {version.note && <span className="text-slate-500">— {version.note}</span>}
         {can("workflows:write") && (
