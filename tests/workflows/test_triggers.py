@@ -326,6 +326,31 @@ def test_an_event_trigger_starts_a_run_only_for_events_its_filter_accepts(
     assert [r["run_id"] for r in runs_of(api, trigger["trigger_id"])] == [run["run_id"]]
 
 
+def test_a_task_done_trigger_fires_when_a_task_is_done(
+    api: httpx.Client, start_workflows: StartWorkflows
+) -> None:
+    save(api, ECHO)
+    trigger = add_trigger(
+        api,
+        "echo",
+        name="task-done",
+        kind="event",
+        event_type="task.done",
+        filter='startswith(trigger.event.payload.title, "Ship")',
+        inputs={"topic": "{{ trigger.event.payload.title }}"},
+    )
+    start_workflows()
+    writer = agent(api, "writer")
+    for title in ("Ship the beta", "Sweep the floor"):
+        todo = task(api, title, assignee_ids=[writer["agent_id"]])
+        for status in ("in_progress", "review", "done"):
+            ok(move(api, todo["task_id"], status))
+    (run,) = wait_until(lambda: runs_of(api, trigger["trigger_id"]))
+    done = run_until(api, run["run_id"], "succeeded")
+    assert done["inputs"] == {"topic": "Ship the beta"}
+    assert len(jobs_of(api, "workflow.start")) == 1
+
+
 # -- overlap policies ------------------------------------------------------------------------
 
 

@@ -327,8 +327,18 @@ def receive_webhook(
     return WebhookAccepted(delivery_id=delivery_id, run_id=delivery.run_id, is_replay=False)
 
 
-def _matches(pattern: str, event_type: str) -> bool:
-    return event_type.startswith(pattern[:-1]) if pattern.endswith("*") else pattern == event_type
+def _matches(pattern: str, event: EventRow) -> bool:
+    return any(
+        kind.startswith(pattern[:-1]) if pattern.endswith("*") else pattern == kind
+        for kind in _types_of(event)
+    )
+
+
+def _types_of(event: EventRow) -> list[str]:
+    """The event's type, and for a task's status change also `task.<new status>` (`task.done`)."""
+    if event.event_type == "task.status_changed" and event.payload.get("to"):
+        return [event.event_type, f"task.{event.payload['to']}"]
+    return [event.event_type]
 
 
 @on_commit_events
@@ -350,9 +360,7 @@ def enqueue_event_triggers(session: Session, events: Sequence[EventRow]) -> None
     for trigger in triggers:
         assert trigger.event_type is not None
         for event in wanted:
-            if event.tenant_id != trigger.tenant_id or not _matches(
-                trigger.event_type, event.event_type
-            ):
+            if event.tenant_id != trigger.tenant_id or not _matches(trigger.event_type, event):
                 continue
             body = Event.model_validate(event).model_dump(mode="json")
             if trigger.event_filter:
