@@ -78,8 +78,8 @@ from missionctl.workflows.nodes import (
     should_retry,
 )
 from missionctl.workflows.runs import (
-    _event,
     finish_step,
+    record_run_event,
     run_row,
     schedule_timer,
     start_next_queued,
@@ -106,7 +106,6 @@ class _Flight:
 
     key: str
     spec: NodeSpec
-    started: float
 
 
 @dataclass
@@ -216,7 +215,7 @@ class Runner:
                 return {"run_id": str(run_id), "status": state.status}
             for key, spec, call in launches:
                 future = self.submit(self.worker.run(call))
-                self.flights[future] = _Flight(key, spec, 0.0)
+                self.flights[future] = _Flight(key, spec)
             if self.flights:
                 self._collect()
 
@@ -247,7 +246,9 @@ class Runner:
         if run.started_at is None:
             run.started_at = utcnow()
             run.variables = _variables(graph.definition, run.inputs)
-            _event(session, run, "started", SYSTEM, f"run of {run.workflow_name!r} started")
+            record_run_event(
+                session, run, "started", SYSTEM, f"run of {run.workflow_name!r} started"
+            )
         run.status = RunStatus.RUNNING.value
         state = RunState(
             run_id=run.run_id,
@@ -477,7 +478,7 @@ class Runner:
             if spec.timeout_seconds:
                 schedule_timer(session, row, now + timedelta(seconds=spec.timeout_seconds))
             run = session.get_one(WorkflowRunRow, state.run_id)
-            _event(
+            record_run_event(
                 session,
                 run,
                 "approval_requested",
@@ -778,7 +779,9 @@ class Runner:
                 return self._fail_run(session, run, "outputs", f"outputs: {exc}")
             run.status = RunStatus.SUCCEEDED.value
             run.finished_at = now
-            _event(session, run, "succeeded", SYSTEM, f"run of {run.workflow_name!r} succeeded")
+            record_run_event(
+                session, run, "succeeded", SYSTEM, f"run of {run.workflow_name!r} succeeded"
+            )
             self._tell_parent(session, run, StepStatus.SUCCEEDED, run.outputs)
             start_next_queued(session, run)
         elif result is RunOutcome.FAILED:
@@ -798,7 +801,7 @@ class Runner:
         run.finished_at = utcnow()
         if self.state is not None:
             self.state.status = run.status
-        _event(
+        record_run_event(
             session,
             run,
             "failed",

@@ -42,7 +42,6 @@ class StepStatus(StrEnum):
 
 
 FINISHED = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
-INLINE_TYPES = frozenset({"condition", "switch", "parallel"})  # decided without doing work
 
 
 class RunOutcome(StrEnum):
@@ -108,7 +107,6 @@ def next_moves(
     current = dict(statuses)
     ready: list[str] = []
     skipped: list[str] = []
-    definition = graph.definition
     for node_id in graph.order:
         if current.get(node_id, StepStatus.PENDING) is not StepStatus.PENDING:
             continue
@@ -120,7 +118,6 @@ def next_moves(
             skipped.append(node_id)
         else:
             ready.append(node_id)
-    del definition
     return Moves(ready=tuple(ready), skipped=tuple(skipped))
 
 

@@ -179,11 +179,7 @@ class NodeWorker:
             if call.timeout_seconds:
                 return await asyncio.wait_for(work(call), call.timeout_seconds)
             return await work(call)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
+        except Exception as exc:  # every failure is recorded on the step, with its class
             raise classify(exc) from exc
 
     async def _complete(

@@ -119,15 +119,18 @@ def start_run(
     )
     session.add(row)
     session.flush()
-    _event(session, row, "queued", actor, f"run of {workflow.name!r} v{version.version} queued")
+    record_run_event(
+        session, row, "queued", actor, f"run of {workflow.name!r} v{version.version} queued"
+    )
     if wake:
         wake_run(session, row.run_id)
     return _run(row, [])
 
 
-def _event(
+def record_run_event(
     session: Session, row: WorkflowRunRow, what: str, actor: Actor, summary: str, **payload: Any
 ) -> None:
+    """Record `workflow_run.<what>` for the run."""
     record_event(
         session,
         f"workflow_run.{what}",
@@ -274,7 +277,7 @@ def decide_approval(
     ]
     session.flush()
     verdict = "approved" if decision.approved else "rejected"
-    _event(
+    record_run_event(
         session,
         run,
         "approval_decided",
@@ -315,7 +318,7 @@ def cancel_run(
         .values(status=StepStatus.CANCELLED.value, finished_at=utcnow(), wake_at=None)
     )
     session.flush()
-    _event(session, run, "cancelled", actor, f"run of {run.workflow_name!r} cancelled")
+    record_run_event(session, run, "cancelled", actor, f"run of {run.workflow_name!r} cancelled")
     start_next_queued(session, run)
     children = session.scalars(
         select(WorkflowRunRow.run_id).where(
@@ -335,7 +338,7 @@ def pause_run(session: Session, run_id: uuid.UUID, *, actor: Actor) -> WorkflowR
         raise InvalidTransition("workflow run", run.status, "paused", _ACTIVE[:3])
     run.status = RunStatus.PAUSED.value
     session.flush()
-    _event(session, run, "paused", actor, f"run of {run.workflow_name!r} paused")
+    record_run_event(session, run, "paused", actor, f"run of {run.workflow_name!r} paused")
     return get_run(session, run_id)
 
 
@@ -364,7 +367,7 @@ def resume_run(
         run.error, run.failed_step, run.finished_at = None, None, None
     run.status = RunStatus.QUEUED.value
     session.flush()
-    _event(
+    record_run_event(
         session, run, "resumed", actor, f"run of {run.workflow_name!r} resumed", version=run.version
     )
     record_audit(
