@@ -79,7 +79,10 @@ async def _definition_text(request: Request) -> tuple[str, bool]:
     responses={422: {"description": "Each fault of the definition, with its location."}},
 )
 async def save_workflow(
-    ctx: Ctx, request: Request, response: Response, note: str = ""
+    ctx: Ctx,
+    request: Request,
+    response: Response,
+    note: Annotated[str, Query(max_length=500, description="What changed.")] = "",
 ) -> WorkflowSaved:
     text, is_json = await _definition_text(request)
 
@@ -153,8 +156,8 @@ def get_version(ctx: Ctx, name: str, version: int) -> WorkflowVersion:
 def diff_versions(
     ctx: Ctx,
     name: str,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, description="The older version.")],
+    to_version: Annotated[int, Query(alias="to", ge=1, description="The newer version.")],
 ) -> VersionDiff:
     with ctx.read() as session:
         return service.diff_versions(session, name, from_version, to_version)
@@ -315,8 +318,20 @@ async def receive_webhook(
     state: State,
     request: Request,
     trigger_id: uuid.UUID,
-    signature: Annotated[str | None, Header(alias=triggers.SIGNATURE_HEADER)] = None,
-    delivery: Annotated[str | None, Header(alias=triggers.DELIVERY_HEADER)] = None,
+    signature: Annotated[
+        str | None,
+        Header(
+            alias=triggers.SIGNATURE_HEADER,
+            description="`sha256=` and the hex HMAC-SHA256 of the raw body with the secret.",
+        ),
+    ] = None,
+    delivery: Annotated[
+        str | None,
+        Header(
+            alias=triggers.DELIVERY_HEADER,
+            description="The sender's delivery id: a repeated one starts nothing.",
+        ),
+    ] = None,
 ) -> WebhookAccepted:
     body = await request.body()
     if len(body) > MAX_DEFINITION_BYTES:

@@ -292,7 +292,7 @@ class Trigger(BaseModel):
     trigger_id: uuid.UUID = Field(description="Its id.")
     name: str = Field(description="Its name.")
     workflow: str = Field(description="The workflow it starts.")
-    kind: TriggerKind = Field(description="What starts runs.")
+    kind: TriggerKind = Field(description="cron, webhook, event or manual.")
     is_enabled: bool = Field(description="Whether it fires.")
     inputs: dict[str, Any] = Field(description="Inputs of its runs.")
     version: int | None = Field(description="The pinned version, if any.")

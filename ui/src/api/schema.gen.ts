@@ -1870,6 +1870,7 @@ export interface Trigger {
   "name": string;
   /** The workflow it starts. */
   "workflow": string;
+  /** cron, webhook, event or manual. */
   "kind": TriggerKind;
   /** Whether it fires. */
   "is_enabled": boolean;
