@@ -207,7 +207,9 @@ class CheckpointedModel(WrapperModel):
                 messages, model_settings, model_request_parameters
             )
             dumped = _messages_adapter.dump_python([response], mode="json")
-            self.job.call(key, lambda: dumped)
+            # A unit of work, off the loop: the loop carries every turn's model calls, and on
+            # SQLite this one may wait for the write lock other turns hold.
+            await asyncio.to_thread(self.job.call, key, lambda: dumped)
         else:
             restored = _messages_adapter.validate_python(saved)[0]
             assert isinstance(restored, ModelResponse)
