@@ -17,33 +17,29 @@ child run ended.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
-import json
-import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import find_agent_by_name
 from missionctl.board.schemas import TaskCreate
-from missionctl.board.service import create_task, get_task
+from missionctl.board.service import create_task
 from missionctl.common import Actor
 from missionctl.db import utcnow
 from missionctl.engine.context import JobContext
 from missionctl.errors import MissionControlError
 from missionctl.workflows import expressions
+from missionctl.workflows.cache import cache_key, cached_output, store_cache
 from missionctl.workflows.definition import (
     AgentNode,
     ApprovalNode,
     ConditionNode,
-    Definition,
     MapNode,
     NodeSpec,
     ParallelNode,
@@ -56,14 +52,12 @@ from missionctl.workflows.definition import (
 )
 from missionctl.workflows.expressions import ExpressionError
 from missionctl.workflows.graph import (
-    Graph,
     RunOutcome,
     StepStatus,
     next_moves,
     outcome,
 )
 from missionctl.workflows.models import (
-    WorkflowCacheRow,
     WorkflowRunRow,
     WorkflowStepRow,
     WorkflowVersionRow,
@@ -89,6 +83,13 @@ from missionctl.workflows.runs import (
 )
 from missionctl.workflows.schemas import FINAL_RUN_STATUSES, RunCreate, RunStatus
 from missionctl.workflows.service import graph_of
+from missionctl.workflows.state import (
+    Outputs,
+    RunState,
+    backoff,
+    inputs_of,
+    variables_of,
+)
 from missionctl.workflows.tools import ToolCall, ToolRegistry
 
 _SETTLED = frozenset(
@@ -106,81 +107,6 @@ class _Flight:
 
     key: str
     spec: NodeSpec
-
-
-@dataclass
-class RunState:
-    """What the runner knows of its run between rounds."""
-
-    run_id: uuid.UUID
-    tenant_id: uuid.UUID
-    workflow: str
-    graph: Graph
-    inputs: dict[str, Any]
-    variables: dict[str, Any]
-    steps: dict[str, WorkflowStepRow] = field(default_factory=dict)
-    status: str = RunStatus.RUNNING.value
-
-    @property
-    def definition(self) -> Definition:
-        """The pinned version's definition."""
-        return self.graph.definition
-
-    @property
-    def map_nodes(self) -> list[str]:
-        """The map nodes, in order."""
-        return [n for n in self.graph.order if isinstance(self.definition.nodes[n], MapNode)]
-
-    def status_of(self, key: str) -> StepStatus:
-        """A step's status (pending when it has no row)."""
-        row = self.steps.get(key)
-        return StepStatus(row.status) if row is not None else StepStatus.PENDING
-
-    def scope(self, **extra: Any) -> dict[str, Any]:
-        """The variables expressions see."""
-        return {
-            "inputs": self.inputs,
-            "vars": self.variables,
-            "nodes": _NodesView(self.steps),
-            "run": {"id": str(self.run_id), "workflow": self.workflow},
-            **extra,
-        }
-
-
-class _NodesView(Mapping[str, Any]):
-    """`nodes.<id>` in expressions: each node's output and status, read when asked (building
-    the whole mapping for every step would make a long chain quadratic)."""
-
-    def __init__(self, steps: dict[str, WorkflowStepRow]) -> None:
-        self._steps = steps
-
-    def __getitem__(self, node_id: str) -> dict[str, Any]:
-        row = self._steps[node_id]
-        if row.item_index is not None:
-            raise KeyError(node_id)
-        return {"output": row.output, "status": row.status}
-
-    def __iter__(self) -> Iterator[str]:
-        return (k for k, row in self._steps.items() if row.item_index is None)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-class _Outputs(Mapping[str, Any]):
-    """Each node's recorded output, read when asked."""
-
-    def __init__(self, steps: dict[str, WorkflowStepRow]) -> None:
-        self._steps = steps
-
-    def __getitem__(self, node_id: str) -> Any:
-        return self._steps[node_id].output
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._steps)
-
-    def __len__(self) -> int:
-        return len(self._steps)
 
 
 class Runner:
@@ -245,7 +171,7 @@ class Runner:
         graph = graph_of(session.get_one(WorkflowVersionRow, run.version_id))
         if run.started_at is None:
             run.started_at = utcnow()
-            run.variables = _variables(graph.definition, run.inputs)
+            run.variables = variables_of(graph.definition, run.inputs)
             record_run_event(
                 session, run, "started", SYSTEM, f"run of {run.workflow_name!r} started"
             )
@@ -301,7 +227,7 @@ class Runner:
         statuses = {n: state.status_of(n) for n in state.graph.order}
         if StepStatus.FAILED in statuses.values():
             return progressed
-        moves = next_moves(state.graph, statuses, _Outputs(state.steps))
+        moves = next_moves(state.graph, statuses, Outputs(state.steps))
         for node_id in moves.skipped:
             self._new_step(session, state, node_id, node_id, StepStatus.SKIPPED)
             progressed = True
@@ -559,7 +485,7 @@ class Runner:
         item_index: int | None = None,
     ) -> None:
         """Start a work node or a map item: from the cache, in this unit of work, or on the loop."""
-        inputs = _inputs_of(spec, scope)
+        inputs = inputs_of(spec, scope)
         row = self._new_step(
             session,
             state,
@@ -570,13 +496,12 @@ class Runner:
             item_index=item_index,
             inputs=inputs,
         )
-        cache_key = _cache_key(state.tenant_id, spec, inputs) if spec.cache else None
-        if cache_key is not None:
-            hit = session.get(WorkflowCacheRow, cache_key)
-            if hit is not None and hit.expires_at > utcnow():
+        if spec.cache:
+            is_hit, output = cached_output(session, cache_key(state.tenant_id, spec, inputs))
+            if is_hit:
                 row.is_cache_hit = True
                 row.logs = [*row.logs, "output from the cache"]
-                self._succeeded(session, state, row, spec, NodeResult(hit.output))
+                self._succeeded(session, state, row, spec, NodeResult(output))
                 return
         if isinstance(spec, ToolNode) and self.tools.get(spec.tool).is_transactional:
             tool = self.tools.get(spec.tool)
@@ -713,7 +638,7 @@ class Runner:
         if result.logs:
             row.logs = [*row.logs, *result.logs]
         if spec.cache and not row.is_cache_hit:
-            _store_cache(session, state.tenant_id, spec, row.inputs or {}, result.output)
+            store_cache(session, state.tenant_id, spec, row.inputs or {}, result.output)
         self._count(session, state, cost=result.cost_nanos)
 
     def _failed(
@@ -729,7 +654,7 @@ class Runner:
         line = f"attempt {row.attempts} failed ({failure.error_class}): {failure.message}"
         if should_retry(spec.retry, failure.error_class, row.attempts):
             assert spec.retry is not None
-            delay = _backoff(
+            delay = backoff(
                 spec.retry.backoff_seconds,
                 spec.retry.max_backoff_seconds,
                 spec.retry.jitter,
@@ -845,85 +770,3 @@ class Runner:
         else:
             run_row(session, run.parent_run_id).steps_done += 1
         wake_run(session, run.parent_run_id)
-
-
-def finish_task_steps(session: Session, task_id: uuid.UUID) -> None:
-    """A board task is done: the `task` steps waiting for it succeed and their runs go on."""
-    waiting = session.scalars(
-        select(WorkflowStepRow).where(
-            WorkflowStepRow.status == StepStatus.WAITING.value,
-            WorkflowStepRow.node_type == "task",
-        )
-    ).all()
-    for step in waiting:
-        if step.details.get("task_id") == str(task_id):
-            task = get_task(session, task_id)
-            run_row(session, step.run_id).steps_done += 1
-            finish_step(
-                step,
-                StepStatus.SUCCEEDED,
-                {"task_id": str(task_id), "status": task.status.value, "title": task.title},
-            )
-            wake_run(session, step.run_id)
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _variables(definition: Definition, inputs: dict[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name, template in definition.vars.items():
-        values[name] = expressions.render(template, {"inputs": inputs, "vars": values})
-    return values
-
-
-_SKIP_FIELDS = {
-    "type",
-    "needs",
-    "join",
-    "description",
-    "retry",
-    "timeout_seconds",
-    "cache",
-    "breaker",
-}
-
-
-def _inputs_of(spec: NodeSpec, scope: dict[str, Any]) -> dict[str, Any]:
-    """The node's fields with every template rendered: what its step records as inputs."""
-    fields = spec.model_dump(by_alias=True, exclude=_SKIP_FIELDS, exclude_none=True)
-    rendered = expressions.render(fields, scope)
-    assert isinstance(rendered, dict)
-    return rendered
-
-
-def _cache_key(tenant_id: uuid.UUID, spec: NodeSpec, inputs: dict[str, Any]) -> str:
-    node = spec.model_dump(
-        mode="json",
-        by_alias=True,
-        exclude={"cache", "retry", "timeout_seconds", "needs", "description"},
-    )
-    text = json.dumps([str(tenant_id), node, inputs], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _store_cache(
-    session: Session, tenant_id: uuid.UUID, spec: NodeSpec, inputs: dict[str, Any], output: Any
-) -> None:
-    assert spec.cache is not None
-    key = _cache_key(tenant_id, spec, inputs)
-    expires = utcnow() + timedelta(seconds=spec.cache.ttl_seconds)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(WorkflowCacheRow.__table__).values(
-        tenant_id=tenant_id, cache_key=key, output=output, expires_at=expires, created_at=utcnow()
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["cache_key"], set_={"output": output, "expires_at": expires}
-        )
-    )
-
-
-def _backoff(base: float, cap: float, jitter: float, attempt: int) -> float:
-    delay = min(cap, base * (2 ** (attempt - 1)))
-    return float(max(0.0, delay * (1 + random.uniform(-jitter, jitter))))  # noqa: S311 - jitter only

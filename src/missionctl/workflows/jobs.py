@@ -16,9 +16,9 @@ from missionctl.events.service import DomainEvent, on_event
 from missionctl.models.gateway import Gateway
 from missionctl.runtime.jobs import gateway_for
 from missionctl.runtime.turns import submit
-from missionctl.workflows.execution import Runner, Submit, finish_task_steps
+from missionctl.workflows.execution import Runner, Submit
 from missionctl.workflows.nodes import NodeWorker
-from missionctl.workflows.runs import RUN_JOB, TIMER_JOB, wake_run
+from missionctl.workflows.runs import RUN_JOB, TIMER_JOB, finish_task_steps, wake_run
 from missionctl.workflows.tools import TOOLS, ToolRegistry
 from missionctl.workflows.triggers import START_JOB, fire
 

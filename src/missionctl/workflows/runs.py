@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from missionctl.audit.service import record_audit
+from missionctl.board.service import get_task
 from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
 from missionctl.db import utcnow
 from missionctl.engine.service import enqueue, is_job_pending
@@ -403,6 +404,26 @@ def start_next_queued(session: Session, run: WorkflowRunRow) -> None:
     )
     if waiting is not None:
         wake_run(session, waiting)
+
+
+def finish_task_steps(session: Session, task_id: uuid.UUID) -> None:
+    """A board task is done: the `task` steps waiting for it succeed and their runs go on."""
+    waiting = session.scalars(
+        select(WorkflowStepRow).where(
+            WorkflowStepRow.status == StepStatus.WAITING.value,
+            WorkflowStepRow.node_type == "task",
+        )
+    ).all()
+    for step in waiting:
+        if step.details.get("task_id") == str(task_id):
+            task = get_task(session, task_id)
+            run_row(session, step.run_id).steps_done += 1
+            finish_step(
+                step,
+                StepStatus.SUCCEEDED,
+                {"task_id": str(task_id), "status": task.status.value, "title": task.title},
+            )
+            wake_run(session, step.run_id)
 
 
 def list_dead_letters(session: Session, limit: int = 100) -> list[WorkflowRun]:
