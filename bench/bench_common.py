@@ -17,6 +17,7 @@ import resource
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -168,6 +169,38 @@ def summary_ms(values: Sequence[float]) -> dict[str, float]:
         "max": round(max(values) * 1000, 2),
         "mean": round(statistics.fmean(values) * 1000, 2),
     }
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def _installed_version(python: Path, package: str) -> str:
+    probe = subprocess.run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return probe.stdout.strip() if probe.returncode == 0 else ""
+
+
+def peer_python(venv: Path, package: str, version_prefix: str) -> Path:
+    """The interpreter of a peer's own venv (`.bench-venvs/<name>`), created with
+    `pip install '<package>==<version_prefix>*'` when missing or on another version."""
+    python = venv / "bin" / "python"
+    if python.exists() and _installed_version(python, package).startswith(version_prefix):
+        return python
+    requirement = f"{package}=={version_prefix}*"
+    print(f"creating {venv.relative_to(ROOT)} with {requirement} ...", flush=True)
+    if not python.exists():
+        creator = shutil.which("python3") or sys.executable
+        subprocess.run([creator, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, requirement], check=True, timeout=900)
+    if not _installed_version(python, package).startswith(version_prefix):
+        raise RuntimeError(f"could not install {requirement} into {venv}")
+    return python
 
 
 # --------------------------------------------------------------------------- reporting

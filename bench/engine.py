@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -70,6 +69,7 @@ from bench_common import (
     cpu_of,
     machine_facts,
     markdown_table,
+    peer_python,
     raise_nofile_limit,
     raise_on_sigterm,
     wait_for,
@@ -86,7 +86,7 @@ from missionctl.engine.service import NewJob, enqueue, enqueue_many
 
 DBOS_VENV = ROOT / ".bench-venvs" / "dbos"
 DBOS_SCRIPT = BENCH_DIR / "dbos_steps.py"
-DBOS_REQUIREMENT = "dbos==3.4.*"
+DBOS_VERSION = "3.4."  # dbos==3.4.*
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_BENCH_DB = "mc_bench_engine"
 SECRET_KEY = "bench-engine-" + "k" * 40
@@ -467,33 +467,7 @@ def measure_steps(opts: Options, backends: Backends, processes: Processes) -> St
 
 def dbos_python() -> Path:
     """The DBOS venv's interpreter; the venv is created (and DBOS installed) when missing."""
-    python = DBOS_VENV / "bin" / "python"
-    if python.exists() and _dbos_version(python).startswith("3.4."):
-        return python
-    print(f"creating {DBOS_VENV.relative_to(ROOT)} with {DBOS_REQUIREMENT} ...", flush=True)
-    if not python.exists():
-        creator = shutil.which("python3") or sys.executable
-        subprocess.run([creator, "-m", "venv", str(DBOS_VENV)], check=True, timeout=300)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run(
-        [*pip, DBOS_REQUIREMENT],
-        check=True,
-        timeout=900,
-    )
-    if not _dbos_version(python).startswith("3.4."):
-        raise RuntimeError(f"could not install {DBOS_REQUIREMENT} into {DBOS_VENV}")
-    return python
-
-
-def _dbos_version(python: Path) -> str:
-    probe = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; print(m.version('dbos'))"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return probe.stdout.strip() if probe.returncode == 0 else ""
+    return peer_python(DBOS_VENV, "dbos", DBOS_VERSION)
 
 
 def measure_dbos(opts: Options, workdir: Path) -> dict[str, Any]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ from bench_common import (
     busy_cores_now,
     machine_facts,
     markdown_table,
+    peer_python,
     workspace,
 )
 from missionctl.bootstrap import make_worker, prepare
@@ -68,7 +68,7 @@ PG_BENCH_DB = "mc_bench_workflows"
 PG_PREFECT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/mc_bench_prefect"
 PREFECT_VENV = ROOT / ".bench-venvs" / "prefect"
 PREFECT_SCRIPT = BENCH_DIR / "workflows_prefect.py"
-PREFECT_REQUIREMENT = "prefect==3.9.*"
+PREFECT_VERSION = "3.9."  # prefect==3.9.*
 GOAL_RATIO = 5.0
 SYSTEM = Actor.system()
 
@@ -176,31 +176,9 @@ def measure_ours(backend: str, workdir: Path, opts: argparse.Namespace) -> dict[
 # --------------------------------------------------------------------------- Prefect
 
 
-def _prefect_version(python: Path) -> str:
-    probe = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; print(m.version('prefect'))"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return probe.stdout.strip() if probe.returncode == 0 else ""
-
-
 def prefect_python() -> Path:
     """The Prefect venv's interpreter; the venv is created (and Prefect installed) when missing."""
-    python = PREFECT_VENV / "bin" / "python"
-    if python.exists() and _prefect_version(python).startswith("3.9."):
-        return python
-    print(f"creating {PREFECT_VENV.relative_to(ROOT)} with {PREFECT_REQUIREMENT} ...", flush=True)
-    if not python.exists():
-        creator = shutil.which("python3") or sys.executable
-        subprocess.run([creator, "-m", "venv", str(PREFECT_VENV)], check=True, timeout=300)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, PREFECT_REQUIREMENT], check=True, timeout=900)
-    if not _prefect_version(python).startswith("3.9."):
-        raise RuntimeError(f"could not install {PREFECT_REQUIREMENT} into {PREFECT_VENV}")
-    return python
+    return peer_python(PREFECT_VENV, "prefect", PREFECT_VERSION)
 
 
 def measure_prefect(backend: str, workdir: Path, opts: argparse.Namespace) -> dict[str, Any]:
