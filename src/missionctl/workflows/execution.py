@@ -99,6 +99,7 @@ ROUND_ITEMS = 200  # map items started in one round
 BATCH_SECONDS = 0.05  # longest unit of work the runner keeps open for quick steps
 SYSTEM = Actor.system()
 Submit = Callable[[Any], concurrent.futures.Future[Any]]
+Launches = list[tuple[str, NodeSpec, NodeCall]]  # work to start on the loop after the commit
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Runner:
             return {"run_id": str(run_id), "status": "not_runnable"}
         state = self.state
         while True:
-            launches: list[tuple[str, NodeSpec, NodeCall]] = []
+            launches: Launches = []
             is_over = False
             with self.job.transaction() as session:
                 progressed = self._rounds(session, state, launches)
@@ -145,9 +146,7 @@ class Runner:
             if self.flights:
                 self._collect()
 
-    def _rounds(
-        self, session: Session, state: RunState, launches: list[tuple[str, NodeSpec, NodeCall]]
-    ) -> bool:
+    def _rounds(self, session: Session, state: RunState, launches: Launches) -> bool:
         """Rounds in one unit of work while they only do work done inside it (decisions,
         transactional tools), for at most `BATCH_SECONDS`: each step still commits with its
         effects, and a chain of quick steps costs one commit instead of one each."""
@@ -209,7 +208,7 @@ class Runner:
         self,
         session: Session,
         state: RunState,
-        launches: list[tuple[str, NodeSpec, NodeCall]],
+        launches: Launches,
         *,
         is_first: bool,
     ) -> bool:
@@ -317,7 +316,7 @@ class Runner:
         session: Session,
         state: RunState,
         node_id: str,
-        launches: list[tuple[str, NodeSpec, NodeCall]],
+        launches: Launches,
     ) -> bool:
         spec = state.definition.nodes[node_id]
         existed = node_id in state.steps
@@ -352,7 +351,7 @@ class Runner:
         state: RunState,
         node_id: str,
         spec: NodeSpec,
-        launches: list[tuple[str, NodeSpec, NodeCall]],
+        launches: Launches,
     ) -> None:
         if isinstance(spec, ConditionNode | SwitchNode | ParallelNode):
             self._decide(session, state, node_id, spec)
@@ -481,7 +480,7 @@ class Runner:
         node_id: str,
         spec: NodeSpec,
         scope: dict[str, Any],
-        launches: list[tuple[str, NodeSpec, NodeCall]],
+        launches: Launches,
         item_index: int | None = None,
     ) -> None:
         """Start a work node or a map item: from the cache, in this unit of work, or on the loop."""
@@ -549,7 +548,7 @@ class Runner:
         session: Session,
         state: RunState,
         node_id: str,
-        launches: list[tuple[str, NodeSpec, NodeCall]],
+        launches: Launches,
     ) -> bool:
         spec = state.definition.nodes[node_id]
         assert isinstance(spec, MapNode)
