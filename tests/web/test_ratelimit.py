@@ -15,7 +15,7 @@ from missionctl.db import Database, make_engine
 from missionctl.permissions import Role
 from missionctl.settings import load_settings
 from missionctl.web.app import create_app
-from missionctl.web.ratelimit import RateLimiter, RedisCounter, RouteClass
+from missionctl.web.ratelimit import InProcessCounter, RateLimiter, RedisCounter, RouteClass
 from tests.conftest import BACKENDS, Backend, ServerThread, fresh_database, make_user
 from tests.factories import problem
 
@@ -116,3 +116,22 @@ def test_the_app_counts_in_redis_when_configured(
         for _ in range(3):
             assert client.get("/agents").status_code == 200
         problem(client.get("/agents"), 429, "rate_limited")
+
+
+def test_a_window_boundary_does_not_double_the_limit() -> None:
+    limiter = RateLimiter(InProcessCounter(), {RouteClass.AUTH: 3})
+    end_of_window = 60 * 1000 + 59.0
+    for _ in range(3):
+        assert limiter.check(RouteClass.AUTH, "10.0.0.1", end_of_window).allowed
+    refused = limiter.check(RouteClass.AUTH, "10.0.0.1", end_of_window + 2)  # a new fixed window
+    assert not refused.allowed
+    # Retry-After is honest: refused just before it, allowed at it.
+    wait = refused.reset_seconds
+    assert 1 <= wait <= 60
+    assert not limiter.check(RouteClass.AUTH, "10.0.0.1", end_of_window + 2 + wait - 2).allowed
+    later = RateLimiter(InProcessCounter(), {RouteClass.AUTH: 3})
+    for _ in range(3):
+        later.check(RouteClass.AUTH, "10.0.0.1", end_of_window)
+    later.check(RouteClass.AUTH, "10.0.0.1", end_of_window + 2)
+    assert later.check(RouteClass.AUTH, "10.0.0.1", end_of_window + 2 + wait).allowed
+    assert limiter.check(RouteClass.AUTH, "10.0.0.2", end_of_window + 2).allowed  # per address

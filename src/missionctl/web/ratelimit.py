@@ -1,13 +1,16 @@
 """Rate limits per principal and route class, with `RateLimit-*` and `Retry-After` headers.
 
-Fixed one-minute windows: simple, cheap, and enough to stop a runaway script or a password
-guesser. Counters live in the process by default; with `MISSIONCTL_REDIS_URL` they live in
-Redis and are shared by every API process (Redis is a convenience here, never the source of
-truth: if it is down, requests are let through and a warning is logged).
+One-minute sliding windows, approximated from two fixed windows (the previous window's count
+weighted by how much of it still overlaps the last minute, plus the current count): as cheap as
+fixed windows, without letting a client spend twice its limit across a window boundary.
+Counters live in the process by default; with `MISSIONCTL_REDIS_URL` they live in Redis and
+are shared by every API process (Redis is a convenience here, never the source of truth: if it
+is down, requests are let through and a warning is logged).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -50,10 +53,10 @@ class Verdict:
 
 
 class Counter(Protocol):
-    """Counts hits of a key in the current window."""
+    """Counts hits of a key per fixed window."""
 
-    def hit(self, key: str, window: int) -> int:
-        """Add one hit to `key` in `window`; return the window's count so far."""
+    def hit(self, key: str, window: int) -> tuple[int, int]:
+        """Add one hit to `key` in `window`; return (this window's count, the previous one's)."""
         ...
 
 
@@ -64,14 +67,14 @@ class InProcessCounter:
         self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, window: int) -> int:
-        """Count a hit; forget windows that are over."""
+    def hit(self, key: str, window: int) -> tuple[int, int]:
+        """Count a hit; forget windows that no longer matter."""
         with self._lock:
             if len(self._counts) > 10_000:
-                self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
+                self._counts = {k: v for k, v in self._counts.items() if k[1] >= window - 1}
             count = self._counts.get((key, window), 0) + 1
             self._counts[(key, window)] = count
-            return count
+            return count, self._counts.get((key, window - 1), 0)
 
 
 class RedisCounter:
@@ -82,18 +85,19 @@ class RedisCounter:
 
         self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
-    def hit(self, key: str, window: int) -> int:
-        """Count a hit in Redis; 0 (let through) if Redis does not answer."""
+    def hit(self, key: str, window: int) -> tuple[int, int]:
+        """Count a hit in Redis; (0, 0) (let through) if Redis does not answer."""
         name = f"missionctl:rl:{key}:{window}"
         try:
             pipe = self._client.pipeline()
             pipe.incr(name)
             pipe.expire(name, WINDOW_SECONDS * 2)
-            count, _ = pipe.execute()
-            return int(count)
+            pipe.get(f"missionctl:rl:{key}:{window - 1}")
+            count, _, previous = pipe.execute()
+            return int(count), int(previous or 0)
         except Exception as exc:  # Redis is optional: never fail a request because of it
             log.warning("rate_limit_backend_unavailable", error=str(exc).splitlines()[0])
-            return 0
+            return 0, 0
 
 
 class RateLimiter:
@@ -108,11 +112,30 @@ class RateLimiter:
         now = time.time() if now is None else now
         window = int(now // WINDOW_SECONDS)
         limit = self.limits[route_class]
-        count = self.counter.hit(f"{route_class}:{who}", window)
-        reset = max(1, int((window + 1) * WINDOW_SECONDS - now))
+        current, previous = self.counter.hit(f"{route_class}:{who}", window)
+        into = now - window * WINDOW_SECONDS
+        used = previous * (1 - into / WINDOW_SECONDS) + current
+        allowed = used <= limit
+        if allowed:
+            reset = WINDOW_SECONDS - into
+        else:
+            reset = seconds_until_allowed(limit, current, previous, into)
         return Verdict(
-            allowed=count <= limit,
+            allowed=allowed,
             limit=limit,
-            remaining=max(0, limit - count),
-            reset_seconds=reset,
+            remaining=max(0, int(limit - used)),
+            reset_seconds=max(1, math.ceil(reset)),
         )
+
+
+def seconds_until_allowed(limit: int, current: int, previous: int, into: float) -> float:
+    """How long until one more request fits the sliding window, if no other request comes.
+
+    Within this window the previous window's weight must fall far enough; failing that, in the
+    next window this window's weight must.
+    """
+    room = limit - current - 1
+    if room >= 0 and previous > 0:
+        return (1 - room / previous) * WINDOW_SECONDS - into
+    needed = 1 - (limit - 1) / current if current else 0.0
+    return WINDOW_SECONDS - into + max(0.0, needed) * WINDOW_SECONDS
