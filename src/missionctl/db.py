@@ -43,6 +43,7 @@ from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
     Session,
+    SessionTransaction,
     declared_attr,
     mapped_column,
     sessionmaker,
@@ -140,6 +141,60 @@ def tenant_of(session: Session) -> uuid.UUID:
     if tenant_id is None:
         raise TenantIsolationError("session has no tenant")
     return tenant_id  # type: ignore[no-any-return]
+
+
+class UnitMemo:
+    """Reads remembered for the rest of one unit of work (a dict in the session's `info`).
+
+    A turn's use cases ask for the same task or agent many times in one transaction; each
+    asks again at no cost. An entry is dropped when the session writes one of `tables`' rows
+    naming it (attribute `by`; without `by`, or when a row is deleted, the whole memo goes), the
+    whole memo on a bulk UPDATE or DELETE of them and when the unit of work or a savepoint ends:
+    a read never outlives a change this unit of work made.
+    """
+
+    def __init__(self, name: str, *tables: type[Any], by: str | None = None) -> None:
+        self.key = f"missionctl.memo.{name}"
+        self.tables = tables
+        self.by = by  # the changed row's attribute that names the one entry it affects
+        self._names = {table.__tablename__ for table in tables}
+        event.listen(Session, "after_flush", self._after_flush)
+        event.listen(Session, "do_orm_execute", self._on_execute)
+        event.listen(Session, "after_transaction_end", self._on_end)
+
+    def of(self, session: Session) -> dict[Any, Any]:
+        """This unit of work's memo (made on first use)."""
+        memo: dict[Any, Any] | None = session.info.get(self.key)
+        if memo is None:
+            memo = session.info[self.key] = {}
+        return memo
+
+    def forget(self, session: Session) -> None:
+        """Drop everything remembered."""
+        session.info.pop(self.key, None)
+
+    def _after_flush(self, session: Session, _context: object) -> None:
+        memo = session.info.get(self.key)
+        if not memo:
+            return
+        changed = [o for o in (*session.new, *session.dirty) if isinstance(o, self.tables)]
+        deleted = any(isinstance(o, self.tables) for o in session.deleted)
+        if deleted or (changed and self.by is None):
+            self.forget(session)  # a deletion may cascade beyond the rows it names
+        elif self.by is not None:
+            for obj in changed:
+                memo.pop(getattr(obj, self.by), None)
+
+    def _on_execute(self, state: ORMExecuteState) -> None:
+        if (state.is_update or state.is_delete) and self.key in state.session.info:
+            target = getattr(state.statement, "table", None)
+            if getattr(target, "name", None) in self._names:
+                self.forget(state.session)
+
+    def _on_end(self, session: Session, transaction: SessionTransaction) -> None:
+        # Not the inner transaction every flush runs in: a savepoint, or the whole unit.
+        if transaction.nested or transaction.parent is None:
+            self.forget(session)
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, func, select, update
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Session
 
 from missionctl.agents.models import AgentRow, AgentVersionRow
 from missionctl.agents.schemas import (
@@ -25,7 +24,7 @@ from missionctl.agents.schemas import (
 )
 from missionctl.audit.service import record_audit
 from missionctl.common import MAX_DB_INT, Actor, Page, Quotas, decode_uuid_cursor, split_page
-from missionctl.db import tenant_of, utcnow
+from missionctl.db import UnitMemo, tenant_of, utcnow
 from missionctl.engine.service import enqueue
 from missionctl.errors import AlreadyExists, InvalidInput, NotFound, QuotaExceeded
 from missionctl.events.service import record_event
@@ -46,6 +45,7 @@ DEFINITION_FIELDS = (
 
 def _row(session: Session, agent_id: uuid.UUID, *, for_update: bool = False) -> AgentRow:
     if for_update:
+        _AGENTS.forget(session)  # the caller is about to change the agent
         # Versions are numbered from the agent's row: concurrent writers take turns.
         query = (
             select(AgentRow)
@@ -152,8 +152,12 @@ def create_agent(
 
 
 def get_agent(session: Session, agent_id: uuid.UUID) -> Agent:
-    """The agent, or `NotFound`."""
-    return Agent.model_validate(_row(session, agent_id))
+    """The agent, or `NotFound` (read once per unit of work: see `_AGENTS`)."""
+    memo = _AGENTS.of(session)
+    agent: Agent | None = memo.get(agent_id)
+    if agent is None:
+        agent = memo[agent_id] = Agent.model_validate(_row(session, agent_id))
+    return agent
 
 
 def capabilities_of(session: Session, agent_id: uuid.UUID) -> list[str]:
@@ -205,37 +209,20 @@ def agents_by_name(session: Session, names: Iterable[str]) -> dict[str, Agent]:
 
 
 def all_agents(session: Session) -> list[Agent]:
-    """Every agent of the tenant, oldest first.
-
-    Read once per unit of work (a turn's orchestration asks many times); any change to an
-    agent in the session drops the copy.
-    """
-    cached: list[Agent] | None = session.info.get(_ALL_AGENTS)
-    if cached is None:
+    """Every agent of the tenant, oldest first (read once per unit of work: see `_AGENTS`)."""
+    memo = _AGENTS.of(session)
+    every: list[Agent] | None = memo.get(_EVERY)
+    if every is None:
         rows = session.scalars(select(AgentRow).order_by(AgentRow.agent_id))
-        cached = session.info[_ALL_AGENTS] = [Agent.model_validate(row) for row in rows]
-    return list(cached)
+        every = memo[_EVERY] = [Agent.model_validate(row) for row in rows]
+        memo.update((agent.agent_id, agent) for agent in every)
+    return list(every)
 
 
-_ALL_AGENTS = "missionctl.all_agents"
-
-
-@sa_event.listens_for(Session, "after_flush")
-def _forget_agents_on_flush(session: Session, _context: object) -> None:
-    changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, AgentRow) for obj in changed):
-        session.info.pop(_ALL_AGENTS, None)
-
-
-@sa_event.listens_for(Session, "do_orm_execute")
-def _forget_agents_on_bulk_change(state: ORMExecuteState) -> None:
-    if state.is_update or state.is_delete:
-        state.session.info.pop(_ALL_AGENTS, None)
-
-
-@sa_event.listens_for(Session, "after_transaction_end")
-def _forget_agents_at_end(session: Session, _transaction: object) -> None:
-    session.info.pop(_ALL_AGENTS, None)
+# A turn's orchestration asks for agents many times in one unit of work; any change to an
+# agent in the session drops what was read.
+_AGENTS = UnitMemo("agents", AgentRow, AgentVersionRow)
+_EVERY = "every"
 
 
 def agent_exists(session: Session, agent_id: uuid.UUID) -> bool:
@@ -248,16 +235,15 @@ def agent_exists(session: Session, agent_id: uuid.UUID) -> bool:
 def require_agents(session: Session, agent_ids: Iterable[uuid.UUID]) -> list[Agent]:
     """The agents with these ids; `InvalidInput` naming any that do not exist."""
     wanted = list(dict.fromkeys(agent_ids))
-    if not wanted:
-        return []
-    rows = {
-        r.agent_id: r
-        for r in session.scalars(select(AgentRow).where(AgentRow.agent_id.in_(wanted)))
-    }
-    missing = [str(agent_id) for agent_id in wanted if agent_id not in rows]
+    memo = _AGENTS.of(session)
+    unread = [agent_id for agent_id in wanted if agent_id not in memo]
+    if unread:
+        for row in session.scalars(select(AgentRow).where(AgentRow.agent_id.in_(unread))):
+            memo[row.agent_id] = Agent.model_validate(row)
+    missing = [str(agent_id) for agent_id in wanted if agent_id not in memo]
     if missing:
         raise InvalidInput(f"unknown agent(s): {', '.join(missing)}", field="agent_ids")
-    return [Agent.model_validate(rows[agent_id]) for agent_id in wanted]
+    return [memo[agent_id] for agent_id in wanted]
 
 
 def update_agent(
@@ -460,6 +446,7 @@ def check_in(session: Session, agent_id: uuid.UUID) -> tuple[str, int]:
     """A scheduled heartbeat's check-in, in one statement (no event: nothing changed but the
     time); the agent's name and heartbeat interval, or `NotFound`."""
     table = AGENTS
+    _AGENTS.forget(session)  # a Core statement: no flush says the agent changed
     row = (
         session.connection()
         .execute(

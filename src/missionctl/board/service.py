@@ -35,7 +35,7 @@ from missionctl.board.schemas import (
 )
 from missionctl.board.transitions import TaskFacts, TaskStatus, check_transition
 from missionctl.common import Actor, ActorKind, Page, Quotas, decode_uuid_cursor, split_page
-from missionctl.db import IdRef, new_id, utcnow
+from missionctl.db import IdRef, UnitMemo, new_id, utcnow
 from missionctl.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from missionctl.events.service import record_event
 
@@ -126,12 +126,22 @@ def _assemble(session: Session, rows: Sequence[Row[Any]] | Sequence[Any]) -> lis
 
 
 def get_task(session: Session, task_id: uuid.UUID) -> Task:
-    """The task, or `NotFound`."""
+    """The task, or `NotFound` (read once per unit of work until it changes: `_TASKS`)."""
     session.flush()  # raw reads bypass the identity map: write pending changes first
-    row = session.execute(select(*RAW_TASK_COLUMNS).where(TaskRow.task_id == task_id)).first()
-    if row is None:
-        raise NotFound("task", task_id)
-    return _assemble(session, [row])[0]
+    memo = _TASKS.of(session)
+    task: Task | None = memo.get(task_id)
+    if task is None:
+        query = select(*RAW_TASK_COLUMNS).where(TaskRow.task_id == task_id)
+        row = session.execute(query).first()
+        if row is None:
+            raise NotFound("task", task_id)
+        task = memo[task_id] = _assemble(session, [row])[0]
+    return task
+
+
+# A turn's use cases and the event handlers they set off read the same few tasks many times in
+# one unit of work; a write to a task in the session drops what was read of it.
+_TASKS = UnitMemo("tasks", TaskRow, TaskAssigneeRow, TaskDependencyRow, by="task_id")
 
 
 def list_tasks(session: Session, task_filter: TaskFilter) -> Page[Task]:

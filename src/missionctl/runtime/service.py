@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Table, case, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -40,23 +40,38 @@ _REQUESTS = "missionctl.turn_requests"
 TURNS = cast(Table, AgentTurnRow.__table__)  # hot paths use Core statements (no ORM overhead)
 
 
-def _state(session: Session, agent_id: uuid.UUID) -> AgentTurnRow:
-    """The agent's turn state, locked for this unit of work (created on first use)."""
+_LOCK_STATE = (
+    select(AgentTurnRow)
+    .where(AgentTurnRow.agent_id == bindparam("agent_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+def _add_state(session: Session, agent_id: uuid.UUID) -> None:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = AgentTurnRow.__table__
     session.execute(
-        dialect.insert(table)
+        dialect.insert(TURNS)
         .values(agent_id=agent_id, tenant_id=tenant_of(session), wake_pending=False, turns=0)
         .on_conflict_do_nothing(index_elements=["agent_id"])
     )
-    row = session.scalar(
-        select(AgentTurnRow)
-        .where(AgentTurnRow.agent_id == agent_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+
+
+def _state(session: Session, agent_id: uuid.UUID) -> AgentTurnRow:
+    """The agent's turn state, locked for this unit of work (made with the agent, or here for
+    an agent older than that)."""
+    row = session.scalar(_LOCK_STATE, {"agent_id": agent_id})
+    if row is None:
+        _add_state(session, agent_id)
+        row = session.scalar(_LOCK_STATE, {"agent_id": agent_id})
     assert row is not None
     return row
+
+
+@on_event("agent.created")
+def _new_agent_state(session: Session, event: DomainEvent) -> None:
+    if event.agent_id is not None:
+        _add_state(session, event.agent_id)
 
 
 def _is_live(session: Session, job_id: uuid.UUID | None) -> bool:
