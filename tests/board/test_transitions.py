@@ -7,11 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from missionctl.board.transitions import (
+    ALL_FACTS,
     GRAPH,
     TaskFacts,
     TaskStatus,
     allowed_targets,
     check_transition,
+    facts_needed,
+    guard_failure,
 )
 from missionctl.errors import InvalidTransition
 
@@ -82,3 +85,19 @@ def test_every_status_can_be_left_and_done_can_be_reached() -> None:
     assert reachable == set(TaskStatus)
     assert TaskStatus.DONE in allowed_targets(TaskStatus.REVIEW, everything)
     assert allowed_targets(TaskStatus.INBOX, TaskFacts(has_assignees=False)) == [TaskStatus.BLOCKED]
+
+
+@given(target=statuses, task=facts, other=facts)
+def test_a_guard_reads_only_the_facts_it_needs(
+    target: TaskStatus, task: TaskFacts, other: TaskFacts
+) -> None:
+    # Facts outside `facts_needed(target)` may be anything (the board skips looking them up).
+    needed = facts_needed(target)
+    assert needed <= ALL_FACTS
+    mixed = TaskFacts(
+        **{
+            name: getattr(task if name in needed else other, name)
+            for name in ("has_assignees", "dependencies_done", "subtasks_done")
+        }
+    )
+    assert guard_failure(target, mixed) == guard_failure(target, task)

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from missionctl.engine.context import JobContext
+from missionctl.db import write_priority
+from missionctl.engine.context import JobContext, Uncheckpointed
 from missionctl.engine.registry import JobKind, JobRegistry
 from missionctl.errors import PermanentFailure
 
@@ -120,6 +121,31 @@ def run_limited(job: JobContext) -> None:
         record_effect(session, job, "end")
 
 
+def run_priority(job: JobContext, session: Session) -> int:
+    """Atomic: the write priority its unit of work runs with (the job's)."""
+    priority = write_priority.get()
+    record_effect(session, job, f"priority {priority}")
+    return priority
+
+
+def run_uncheckpointed(job: JobContext) -> str:
+    """A step with no checkpoint (`look`), one with (`keep`); fails its first attempt."""
+
+    def look(session: Session) -> Uncheckpointed[str]:
+        record_effect(session, job, "look")
+        return Uncheckpointed("looked")
+
+    def keep(session: Session) -> int:
+        record_effect(session, job, "keep")
+        return 1
+
+    looked = job.step("look", look)
+    job.step("keep", keep)
+    if job.attempt < 2:
+        raise RuntimeError("once more")
+    return looked
+
+
 def register(registry: JobRegistry) -> None:
     """Add the test kinds."""
     registry.add(JobKind("test.effect", run_effect, is_atomic=True, max_attempts=100))
@@ -139,3 +165,5 @@ def register(registry: JobRegistry) -> None:
     registry.add(JobKind("test.slow", run_slow, timeout_seconds=30))
     registry.add(JobKind("test.limited", run_limited, concurrency=2))
     registry.add(JobKind("test.timeout", run_slow, timeout_seconds=0.3, max_attempts=1))
+    registry.add(JobKind("test.priority", run_priority, is_atomic=True))
+    registry.add(JobKind("test.uncheckpointed", run_uncheckpointed, backoff_base_seconds=0.05))

@@ -69,6 +69,29 @@ def test_lower_priority_numbers_go_first_and_delayed_jobs_wait(engine_db: Databa
     assert all(c.attempt == 1 for c in claimed)
 
 
+def test_a_jobs_units_of_work_carry_its_priority(
+    engine_db: Database, run_worker: RunWorker
+) -> None:
+    urgent = enqueue(engine_db, "test.priority", priority=-1)
+    normal = enqueue(engine_db, "test.priority")
+    run_worker()
+    settles(engine_db, urgent, S.SUCCEEDED)
+    settles(engine_db, normal, S.SUCCEEDED)
+    assert (job(engine_db, urgent).result, job(engine_db, normal).result) == (-1, 0)
+
+
+def test_an_uncheckpointed_step_commits_but_runs_again_on_a_retry(
+    engine_db: Database, run_worker: RunWorker
+) -> None:
+    job_id = enqueue(engine_db, "test.uncheckpointed")
+    run_worker()
+    settles(engine_db, job_id, S.SUCCEEDED)
+    detail = job(engine_db, job_id)
+    assert detail.result == "looked"
+    assert [step.step_key for step in detail.steps] == ["keep"]
+    assert sorted(row[1] for row in effects(engine_db)) == ["keep", "look", "look"]
+
+
 def test_a_worker_runs_jobs_and_records_results(engine_db: Database, run_worker: RunWorker) -> None:
     effect = enqueue(engine_db, "test.effect")
     stepped = enqueue(engine_db, "test.steps", {"steps": 3})

@@ -9,11 +9,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from pydantic_ai.messages import ModelRequest, UserPromptPart
+import pytest
+from pydantic_ai.messages import ModelRequest, ModelResponse, UserPromptPart
+from sqlalchemy import Connection, func, select
 
 from missionctl.db import DEFAULT_TENANT_ID
 from missionctl.models.gateway import Gateway
 from missionctl.models.metering import CallContext
+from missionctl.models.models import UsageRow
 from tests.models.conftest import DeploymentMaker, chat
 from tests.models.fake_providers import Failure, FakeProvider, Reply, Usage
 
@@ -143,3 +146,61 @@ def test_a_policy_can_turn_the_cache_on(
     chat(models, "cached", "same question")
     assert chat(models, "cached", "same question").json()["is_cache_hit"] is True
     assert provider.request_count == 1
+
+
+def test_a_callers_record_of_a_reply_commits_in_the_unit_of_work_that_meters_it(
+    models: httpx.Client, deploy: DeploymentMaker, provider: FakeProvider, gateway: Gateway
+) -> None:
+    deploy("gpt", prices=PRICE)
+    provider.script("the answer", "not asked for")
+    run_id = uuid.uuid4()
+    context = CallContext(DEFAULT_TENANT_ID, run_id=run_id)
+    messages = [ModelRequest(parts=[UserPromptPart(content="what is 6 x 7?")])]
+    seen: list[tuple[str, int]] = []
+
+    def record(conn: Connection, response: ModelResponse) -> None:
+        # The reply's usage row is already written in this same transaction.
+        metered = conn.scalar(
+            select(func.count()).select_from(UsageRow).where(UsageRow.run_id == run_id)
+        )
+        seen.append((response.parts[0].content, metered))  # type: ignore[union-attr]
+
+    async def go() -> None:
+        try:
+            await gateway.request(context, "gpt", messages, cache_ttl_seconds=60, record=record)
+            # A cached reply was metered before: there is nothing new to record.
+            cached = await gateway.request(
+                context, "gpt", messages, cache_ttl_seconds=60, record=record
+            )
+            assert cached.is_cache_hit
+        finally:
+            await gateway.aclose()
+
+    asyncio.run(go())
+    assert seen == [("the answer", 1)]
+    assert provider.request_count == 1
+
+
+def test_a_reply_whose_record_fails_is_not_metered_either(
+    models: httpx.Client, deploy: DeploymentMaker, provider: FakeProvider, gateway: Gateway
+) -> None:
+    deploy("gpt", prices=PRICE)
+    provider.script("the answer")
+    run_id = uuid.uuid4()
+    messages = [ModelRequest(parts=[UserPromptPart(content="hello")])]
+
+    def record(conn: Connection, response: ModelResponse) -> None:
+        raise RuntimeError("the record cannot be written")
+
+    async def go() -> None:
+        try:
+            await gateway.request(
+                CallContext(DEFAULT_TENANT_ID, run_id=run_id), "gpt", messages, record=record
+            )
+        finally:
+            await gateway.aclose()
+
+    with pytest.raises(RuntimeError, match="cannot be written"):
+        asyncio.run(go())
+    # They commit together or not at all.
+    assert models.get("/usage", params={"group_by": "model"}).json()["total"]["requests"] == 0

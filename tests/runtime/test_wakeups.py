@@ -14,7 +14,7 @@ from missionctl.engine.models import JobRow
 from missionctl.runtime import orchestration
 from missionctl.runtime.agenda import has_work
 from missionctl.runtime.models import TaskReviewRow
-from missionctl.runtime.service import TURN_JOB, request_turn
+from missionctl.runtime.service import PLANNER_TURN_PRIORITY, TURN_JOB, request_turn
 from missionctl.workspace.service import wake
 from tests.conftest import Backend
 
@@ -55,6 +55,27 @@ def test_a_turn_request_commits_with_its_cause_or_not_at_all(
     with backend.db.transaction(DEFAULT_TENANT_ID) as session:
         request_turn(session, uuid.UUID(writer))  # one is already waiting
     assert turn_jobs(backend.db, writer) == before + 1
+
+
+def test_a_planners_turns_are_queued_first(
+    backend: Backend, team: dict[str, dict[str, Any]]
+) -> None:
+    with backend.db.transaction(DEFAULT_TENANT_ID) as session:
+        for name in ("writer", "orchestrator"):
+            request_turn(session, uuid.UUID(team[name]["agent_id"]))
+    with backend.db.engine.connect() as conn:
+        priorities = dict(
+            conn.execute(
+                select(JobRow.payload["agent_id"].as_string(), JobRow.priority).where(
+                    JobRow.kind == TURN_JOB
+                )
+            ).all()
+        )
+    assert priorities == {
+        team["orchestrator"]["agent_id"]: PLANNER_TURN_PRIORITY,
+        team["writer"]["agent_id"]: 0,
+    }
+    assert PLANNER_TURN_PRIORITY < 0  # lower numbers are claimed first
 
 
 def test_work_is_seen_only_when_a_turn_could_act_on_it(

@@ -162,6 +162,9 @@ def get_agent(session: Session, agent_id: uuid.UUID) -> Agent:
 
 def capabilities_of(session: Session, agent_id: uuid.UUID) -> list[str]:
     """The agent's capabilities (one column, for hot paths); [] for an unknown agent."""
+    known: Agent | None = _AGENTS.of(session).get(agent_id)
+    if known is not None:
+        return list(known.capabilities)
     return list(
         session.scalar(select(AgentRow.capabilities).where(AgentRow.agent_id == agent_id)) or []
     )

@@ -16,9 +16,12 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
+    null,
     or_,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import NullType
@@ -33,9 +36,18 @@ from missionctl.board.schemas import (
     TaskStatusChange,
     TaskUpdate,
 )
-from missionctl.board.transitions import TaskFacts, TaskStatus, check_transition
+from missionctl.board.transitions import (
+    ALL_FACTS,
+    BOARD_COLUMNS,
+    GRAPH,
+    TaskFacts,
+    TaskStatus,
+    check_transition,
+    facts_needed,
+    guard_failure,
+)
 from missionctl.common import Actor, ActorKind, Page, Quotas, decode_uuid_cursor, split_page
-from missionctl.db import IdRef, UnitMemo, new_id, utcnow
+from missionctl.db import IdRef, UnitMemo, new_id, tenant_of, utcnow
 from missionctl.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from missionctl.events.service import record_event
 
@@ -86,36 +98,39 @@ _dependencies = TaskDependencyRow.__table__.c
 _raw_task_ids = bindparam("task_ids", expanding=True, type_=RAW)
 # Children of tasks already scoped to the tenant: plain Core on the session's connection, which
 # also skips the ORM's per-row bookkeeping.
-ASSIGNEES_OF = (
-    select(type_coerce(_assignees.task_id, RAW), type_coerce(_assignees.agent_id, RAW))
-    .where(type_coerce(_assignees.task_id, RAW).in_(_raw_task_ids))
-    .order_by(_assignees.assigned_at, _assignees.agent_id)
-)
-DEPENDENCIES_OF = (
+# Both kinds of children of a page of tasks in one statement: assignees (`kind` 0, in the order
+# they were assigned) and dependencies (`kind` 1, by id).
+CHILDREN_OF = union_all(
+    select(
+        type_coerce(_assignees.task_id, RAW).label("task_id"),
+        type_coerce(_assignees.agent_id, RAW).label("other_id"),
+        literal(0).label("kind"),
+        _assignees.assigned_at.label("at"),
+    ).where(type_coerce(_assignees.task_id, RAW).in_(_raw_task_ids)),
     select(
         type_coerce(_dependencies.task_id, RAW),
         type_coerce(_dependencies.depends_on_task_id, RAW),
-    )
-    .where(type_coerce(_dependencies.task_id, RAW).in_(_raw_task_ids))
-    .order_by(_dependencies.depends_on_task_id)
-)
+        literal(1),
+        null(),
+    ).where(type_coerce(_dependencies.task_id, RAW).in_(_raw_task_ids)),
+).order_by("kind", "at", "other_id")
 
 
 def _assemble(session: Session, rows: Sequence[Row[Any]] | Sequence[Any]) -> list[Task]:
     """Tasks (raw rows of RAW_TASK_COLUMNS) with their assignees and dependencies.
 
-    Two queries for the children and one validation for the whole page.
+    One query for the children and one validation for the whole page.
     """
     if not rows:
         return []
     task_ids = {"task_ids": [row.task_id for row in rows]}
-    connection = session.connection()
-    assignees: dict[Any, list[Any]] = defaultdict(list)
-    for task_id, agent_id in connection.execute(ASSIGNEES_OF, task_ids):
-        assignees[task_id].append(agent_id)
-    depends_on: dict[Any, list[Any]] = defaultdict(list)
-    for task_id, dependency_id in connection.execute(DEPENDENCIES_OF, task_ids):
-        depends_on[task_id].append(dependency_id)
+    children: tuple[dict[Any, list[Any]], dict[Any, list[Any]]] = (
+        defaultdict(list),  # assignees
+        defaultdict(list),  # dependencies
+    )
+    for task_id, other_id, kind, _at in session.connection().execute(CHILDREN_OF, task_ids):
+        children[kind][task_id].append(other_id)
+    assignees, depends_on = children
     fields = []
     for row in rows:
         item = row._asdict()
@@ -177,6 +192,27 @@ def list_tasks(session: Session, task_filter: TaskFilter) -> Page[Task]:
         rows.all(), task_filter.limit, lambda row: uuid.UUID(str(row.task_id))
     )
     return Page[Task](items=_assemble(session, page), next_cursor=next_cursor)
+
+
+def board_columns(session: Session, limit: int) -> dict[TaskStatus, list[Task]]:
+    """The newest `limit` tasks of each board column (as `list_tasks` by status would give
+    them), in one query: one LIMITed index scan per column, joined with UNION ALL."""
+    tenant_id = tenant_of(session)
+    columns = [
+        select(*RAW_TASK_COLUMNS)
+        .where(TaskRow.tenant_id == tenant_id, TaskRow.status == status.value)
+        .order_by(TaskRow.task_id.desc())
+        .limit(limit)
+        .subquery()
+        for status in BOARD_COLUMNS
+    ]
+    rows = session.execute(union_all(*(select(*column.c) for column in columns))).all()
+    found: dict[TaskStatus, list[Task]] = {status: [] for status in BOARD_COLUMNS}
+    for task in _assemble(session, rows):
+        found[task.status].append(task)
+    for tasks in found.values():
+        tasks.sort(key=lambda task: task.task_id, reverse=True)  # a union keeps no order
+    return found
 
 
 def count_by_status(session: Session) -> dict[TaskStatus, int]:
@@ -277,6 +313,18 @@ def subtasks_of(session: Session, task_id: uuid.UUID) -> list[Task]:
     return _assemble(session, rows)
 
 
+def with_subtasks(session: Session, task_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """The tasks among `task_ids` that have subtasks (one query for them all)."""
+    wanted = list(dict.fromkeys(task_ids))
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(TaskRow.parent_task_id).where(TaskRow.parent_task_id.in_(wanted)).distinct()
+        )
+    )
+
+
 def tasks_by_id(session: Session, task_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Task]:
     """The tasks among `task_ids` that exist."""
     wanted = list(dict.fromkeys(task_ids))
@@ -354,6 +402,13 @@ def create_task(
     session: Session, data: TaskCreate, *, actor: Actor, quotas: Quotas | None = None
 ) -> Task:
     """Create a task (or goal); with assignees it starts `assigned`, else in the inbox."""
+    return get_task(session, add_task(session, data, actor=actor, quotas=quotas))
+
+
+def add_task(
+    session: Session, data: TaskCreate, *, actor: Actor, quotas: Quotas | None = None
+) -> uuid.UUID:
+    """`create_task` for a caller that needs only the new task's id (no read back)."""
     if quotas is not None:
         _check_daily_tasks(session, quotas)
     actor = _acting(session, actor, data.created_by_agent_id)
@@ -403,7 +458,7 @@ def create_task(
     )
     if assignees:
         _record_assignment(session, row, actor, [a.agent_id for a in assignees], [])
-    return get_task(session, row.task_id)
+    return row.task_id
 
 
 def _record_assignment(
@@ -430,9 +485,12 @@ def _record_assignment(
     )
 
 
-def _facts(session: Session, row: TaskRow) -> TaskFacts:
-    has_assignees = session.scalar(select(exists().where(TaskAssigneeRow.task_id == row.task_id)))
-    open_dependency = session.scalar(
+def _facts(session: Session, row: TaskRow, needed: frozenset[str] = ALL_FACTS) -> TaskFacts:
+    """What the guards know of the task; only the `needed` facts are looked up."""
+    has_assignees = "has_assignees" in needed and session.scalar(
+        select(exists().where(TaskAssigneeRow.task_id == row.task_id))
+    )
+    open_dependency = "dependencies_done" in needed and session.scalar(
         select(
             exists()
             .where(TaskDependencyRow.task_id == row.task_id)
@@ -440,7 +498,7 @@ def _facts(session: Session, row: TaskRow) -> TaskFacts:
             .where(TaskRow.status != TaskStatus.DONE.value)
         )
     )
-    open_subtask = session.scalar(
+    open_subtask = "subtasks_done" in needed and session.scalar(
         select(
             exists()
             .where(TaskRow.parent_task_id == row.task_id)
@@ -458,8 +516,12 @@ def _set_status(
     session: Session, row: TaskRow, target: TaskStatus, actor: Actor, reason: str | None
 ) -> None:
     previous = TaskStatus(row.status)
-    check_transition(previous, target, _facts(session, row))
-    if previous is target and reason == row.status_reason:
+    if previous is not target:
+        facts = _facts(session, row, facts_needed(target))
+        if guard_failure(target, facts) is not None or target not in GRAPH[previous]:
+            facts = _facts(session, row)  # all of them: the error lists the allowed moves
+        check_transition(previous, target, facts)
+    elif reason == row.status_reason:
         return
     row.status = target.value
     row.status_reason = reason
@@ -490,8 +552,12 @@ def change_status(
 
 def assign_task(session: Session, task_id: uuid.UUID, data: TaskAssign, *, actor: Actor) -> Task:
     """Replace a task's assignees; an inbox task becomes assigned, an emptied one returns."""
+    return _assign(session, _row(session, task_id, for_update=True), data, actor)
+
+
+def _assign(session: Session, row: TaskRow, data: TaskAssign, actor: Actor) -> Task:
+    task_id = row.task_id
     actor = _acting(session, actor, data.by_agent_id)
-    row = _row(session, task_id, for_update=True)
     wanted = [a.agent_id for a in require_agents(session, data.agent_ids)]
     current = list(
         session.scalars(select(TaskAssigneeRow.agent_id).where(TaskAssigneeRow.task_id == task_id))
@@ -528,13 +594,12 @@ def claim_task(
 
     The task row is locked first, so two agents claiming at once cannot both win.
     """
-    _row(session, task_id, for_update=True)
+    row = _row(session, task_id, for_update=True)
     taken = session.scalar(select(exists().where(TaskAssigneeRow.task_id == task_id)))
     if taken:
         return None
     by = by or agent_id
-    data = TaskAssign(agent_ids=[agent_id], by_agent_id=by)
-    return assign_task(session, task_id, data, actor=Actor.agent(by))
+    return _assign(session, row, TaskAssign(agent_ids=[agent_id], by_agent_id=by), Actor.agent(by))
 
 
 def update_task(session: Session, task_id: uuid.UUID, data: TaskUpdate, *, actor: Actor) -> Task:

@@ -70,6 +70,20 @@ def guard_failure(target: TaskStatus, facts: TaskFacts) -> str | None:
     return None
 
 
+ALL_FACTS = frozenset({"has_assignees", "dependencies_done", "subtasks_done"})
+
+
+def facts_needed(target: TaskStatus) -> frozenset[str]:
+    """The facts `guard_failure(target, ...)` reads (the others need not be looked up)."""
+    if target is S.IN_PROGRESS:
+        return frozenset({"has_assignees", "dependencies_done"})
+    if target in (S.INBOX, S.ASSIGNED, S.REVIEW):
+        return frozenset({"has_assignees"})
+    if target is S.DONE:
+        return frozenset({"subtasks_done"})
+    return frozenset()
+
+
 def allowed_targets(current: TaskStatus, facts: TaskFacts) -> list[TaskStatus]:
     """The statuses a task may move to now, in board order."""
     return [target for target in GRAPH[current] if guard_failure(target, facts) is None]

@@ -94,6 +94,25 @@ def get_document(session: Session, document_id: uuid.UUID) -> Document:
     return Document.model_validate(_row(session, document_id))
 
 
+def documents_of(
+    session: Session, task_ids: list[uuid.UUID], *, limit: int = 20
+) -> dict[uuid.UUID, list[Document]]:
+    """Each task's documents in full, newest first, at most `limit` a task (one query)."""
+    found: dict[uuid.UUID, list[Document]] = {task_id: [] for task_id in task_ids}
+    if not task_ids:
+        return found
+    query = (
+        select(DocumentRow)
+        .where(DocumentRow.task_id.in_(task_ids))
+        .order_by(DocumentRow.document_id.desc())
+    )
+    for row in session.scalars(query):
+        documents = found[row.task_id]  # type: ignore[index]
+        if len(documents) < limit:
+            documents.append(Document.model_validate(row))
+    return found
+
+
 def list_documents(session: Session, document_filter: DocumentFilter) -> Page[DocumentSummary]:
     """Documents, newest first, by task, type or text in title and body."""
     query = select(DocumentRow)

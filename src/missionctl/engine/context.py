@@ -8,8 +8,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -35,6 +37,15 @@ class JobCancelled(JobInterrupted):
 
 class JobTimedOut(JobInterrupted):
     """The attempt ran past its kind's timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class Uncheckpointed(Generic[T]):
+    """A step's result that is not checkpointed: its unit of work commits, and a later attempt
+    runs the step again. For outcomes that are harmless to redo (an idle agent turn), where the
+    checkpoint would cost more than the step."""
+
+    value: T
 
 
 class JobContext:
@@ -132,19 +143,27 @@ class JobContext:
             self._steps = queue.load_steps(session.connection(), self.job_id)
         return self._steps
 
-    def step(self, name: str, fn: Callable[[Session], T]) -> T:
-        """Run `fn(session)` once per job; its effects and its checkpoint commit together.
+    def step(self, name: str, fn: Callable[[Session], T | Uncheckpointed[T]]) -> T:
+        """Run `fn(session)` once per job; its effects and its checkpoint commit together
+        (unless it returns `Uncheckpointed`).
 
-        A unit of work PostgreSQL chose as a deadlock victim (or a serialization failure) is
+        The job's finished steps are read in the step's own unit of work when not read yet. A
+        unit of work PostgreSQL chose as a deadlock victim (or a serialization failure) is
         rolled back whole, so it is run again at once, a few times, rather than failing the job
         into its backoff.
         """
-        if name in self.finished_steps:
-            return self.finished_steps[name]  # type: ignore[no-any-return]
+        if self._steps is not None and name in self._steps:
+            return self._steps[name]  # type: ignore[no-any-return]
         for attempt in range(1, CONFLICT_RETRIES + 2):
             try:
                 with self.transaction() as session:
-                    result = as_json(fn(session))
+                    steps = self.steps_in(session)
+                    if name in steps:
+                        return steps[name]  # type: ignore[no-any-return]
+                    outcome = fn(session)
+                    if isinstance(outcome, Uncheckpointed):
+                        return as_json(outcome.value)  # type: ignore[no-any-return]
+                    result = as_json(outcome)
                     queue.save_step(session.connection(), self.job, name, result, utcnow())
                 break
             except DBAPIError as exc:
@@ -153,6 +172,17 @@ class JobContext:
                 time.sleep(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 - jitter
         self.finished_steps[name] = result
         return result  # type: ignore[no-any-return]
+
+    def checkpoint(self, conn: Connection, name: str, result: Any) -> bool:
+        """Checkpoint `name` in the caller's transaction, for work done outside the database
+        whose record commits with other rows (a model reply with its metering): it counts once
+        that transaction commits. False, and the job is lost, when the worker no longer holds
+        the job."""
+        if not queue.fence(conn, self.job, self.lease_seconds):
+            self.is_lost = True
+            return False
+        queue.save_step(conn, self.job, name, as_json(result), utcnow())
+        return True
 
     def call(self, name: str, fn: Callable[[], T]) -> T:
         """Run `fn()` outside any transaction, then checkpoint its result (see class docstring)."""

@@ -33,7 +33,7 @@ from traceback import format_exc
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from missionctl.db import ChangeProbe, Database, utcnow
+from missionctl.db import ChangeProbe, Database, utcnow, write_priority
 from missionctl.engine import policy, processes, queue, service
 from missionctl.engine.context import JobCancelled, JobContext, JobInterrupted, LeaseLost, as_json
 from missionctl.engine.queue import ClaimedJob
@@ -321,7 +321,11 @@ class Worker:
                     return False
                 self._contexts[job.job_id] = context
             context.check()
-            return self._succeed(kind, context)
+            priority = write_priority.set(job.priority)  # its units of work queue by it
+            try:
+                return self._succeed(kind, context)
+            finally:
+                write_priority.reset(priority)
         except LeaseLost:
             log.info("job_lease_lost", job_id=str(job.job_id), kind=job.kind)
         except JobCancelled:

@@ -20,14 +20,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select, text, true
+from sqlalchemy import ColumnElement, Connection, Table, func, insert, or_, select, text, true
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from missionctl.common import Actor, Page, decode_int_cursor, split_page
-from missionctl.db import delete_some
+from missionctl.db import delete_some, stamp_tenant, utcnow
 from missionctl.events.models import EventRow
 from missionctl.events.schemas import Event, EventFilter, Order
 from missionctl.signals import EVENTS
@@ -135,8 +135,7 @@ def _write_staged_events(session: Session) -> None:
     is_postgres = session.get_bind().dialect.name == "postgresql"
     if is_postgres:
         session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": EVENTS_LOCK})
-    session.add_all(staged)
-    session.flush()
+    _insert(session, staged)
     for sink in _sinks:
         sink(session, staged)
     if session.info.get(_STAGED):
@@ -144,6 +143,30 @@ def _write_staged_events(session: Session) -> None:
     if is_postgres:
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS})
     session.info[_WROTE] = True
+
+
+_EVENTS = cast(Table, EventRow.__table__)
+_INSERT = insert(_EVENTS).returning(_EVENTS.c.event_id)
+_VALUES = tuple(column.key for column in _EVENTS.c if column.key != "event_id")
+
+
+def _insert(session: Session, staged: list[EventRow]) -> None:
+    """Write a unit of work's events in one statement (not one INSERT each, as a flush would,
+    since it must read every new id back) and give each row its id.
+
+    Within one INSERT, rows take their ids in the order given, on SQLite (AUTOINCREMENT, one
+    writer) and PostgreSQL (the sequence is drawn row by row), so the ids read back, sorted,
+    belong to the rows in order.
+    """
+    stamp_tenant(session, staged)
+    now = utcnow()
+    for row in staged:
+        row.created_at = row.created_at or now
+        row.payload = row.payload if row.payload is not None else {}
+    values = [{key: getattr(row, key) for key in _VALUES} for row in staged]
+    event_ids = sorted(session.connection().scalars(_INSERT, values))
+    for row, event_id in zip(staged, event_ids, strict=True):
+        row.event_id = event_id
 
 
 @sa_event.listens_for(Session, "after_commit")

@@ -37,6 +37,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.settings import ModelSettings
+from sqlalchemy import Connection
 
 from missionctl.common import Actor
 from missionctl.db import Database
@@ -56,6 +57,7 @@ from missionctl.sealing import Sealer
 from missionctl.settings import Settings
 
 DEFAULT_RETRY_AFTER = 1.0
+Record = Callable[[Connection, ModelResponse], None]  # a caller's record of a reply (see request)
 # What a provider request can fail with: fall back to the next deployment on any of these.
 MODEL_FAILURES = (ModelAPIError, UnexpectedModelBehavior, TimeoutError, OSError)
 
@@ -228,8 +230,14 @@ class Gateway:
         parameters: ModelRequestParameters | None = None,
         *,
         cache_ttl_seconds: int | None = None,
+        record: Record | None = None,
     ) -> Completion:
-        """Send a request through the alias's deployments; the first good reply wins."""
+        """Send a request through the alias's deployments; the first good reply wins.
+
+        `record(conn, response)` runs in the unit of work that meters a reply from a deployment
+        (not from the cache), so the caller's own record of it (a turn's checkpoint) commits
+        with its cost.
+        """
         parameters = parameters or ModelRequestParameters()
         call = self._start(context, alias, messages, settings, parameters)
         ttl = cache_ttl_seconds or call.policy.cache_ttl_seconds
@@ -248,7 +256,9 @@ class Gateway:
         except BaseException:
             await asyncio.shield(asyncio.to_thread(self._settle, call, None, None, None))
             raise
-        await asyncio.to_thread(self._settle, call, (key, ttl) if ttl else None, spec, response)
+        await asyncio.to_thread(
+            self._settle, call, (key, ttl) if ttl else None, spec, response, record
+        )
         return self._completion(call, spec, response)
 
     @asynccontextmanager
@@ -566,6 +576,7 @@ class Gateway:
         cache: tuple[str, int] | None,
         spec: DeploymentSpec | None,
         response: ModelResponse | None,
+        record: Record | None = None,
     ) -> None:
         if not call.requests and not call.holds:
             return
@@ -578,6 +589,8 @@ class Gateway:
                 metering.store_response(
                     conn, call.context.tenant_id, cache[0], spec.name, response, now, cache[1]
                 )
+            if record is not None and response is not None:
+                record(conn, response)
 
     def _completion(self, call: _Call, spec: DeploymentSpec, response: ModelResponse) -> Completion:
         final = call.requests[-1]

@@ -15,7 +15,7 @@ from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import RunContext
 
-from missionctl.models.gateway import Gateway
+from missionctl.models.gateway import Gateway, Record
 from missionctl.models.metering import CallContext
 
 
@@ -45,8 +45,23 @@ class RoutedModel(Model):
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
         """One routed, budgeted, metered request."""
+        return await self.request_recorded(messages, model_settings, model_request_parameters)
+
+    async def request_recorded(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        record: Record | None = None,
+    ) -> ModelResponse:
+        """`request`, with the caller's `record` of the reply committed with its metering."""
         completion = await self.gateway.request(
-            self.context, self.alias, messages, model_settings, model_request_parameters
+            self.context,
+            self.alias,
+            messages,
+            model_settings,
+            model_request_parameters,
+            record=record,
         )
         return completion.response
 

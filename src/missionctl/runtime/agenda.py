@@ -39,18 +39,18 @@ from missionctl.comms.schemas import MessageFilter, Notification, NotificationKi
 from missionctl.comms.service import deliver_notifications, list_messages, undelivered
 from missionctl.db import tenant_of
 from missionctl.documents.schemas import DocumentFilter
-from missionctl.documents.service import get_document, list_documents
+from missionctl.documents.service import documents_of, list_documents
 from missionctl.memory.schemas import MemoryFilter
 from missionctl.memory.service import search_memories
 from missionctl.runtime.context import ThreadMessage, TurnMaterial
 from missionctl.runtime.models import TaskReviewRow
 from missionctl.runtime.orchestration import (
-    ORCHESTRATOR_CAPABILITY,
     orchestrator,
     pending_review,
     triage,
 )
 from missionctl.runtime.schemas import Policy
+from missionctl.runtime.service import ORCHESTRATOR_CAPABILITY
 from missionctl.workspace.service import render_working_md
 
 PLAN, WRITE, REVIEW, ANSWER = "plan", "write", "review", "answer"
@@ -97,14 +97,13 @@ def _goal_to_plan(session: Session, agent: Agent) -> Task | None:
     for task in board.unassigned_inbox_tasks(session):
         if task.is_goal and (claimed := board.claim_task(session, task.task_id, agent.agent_id)):
             return claimed
-    for task in board.open_tasks_for_agent(session, agent.agent_id):
-        if (
-            task.is_goal
-            and task.status in (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS)
-            and not board.subtasks_of(session, task.task_id)
-        ):
-            return task
-    return None
+    goals = [
+        task
+        for task in board.open_tasks_for_agent(session, agent.agent_id)
+        if task.is_goal and task.status in (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS)
+    ]
+    planned = board.with_subtasks(session, [goal.task_id for goal in goals])
+    return next((goal for goal in goals if goal.task_id not in planned), None)
 
 
 def _task_to_work_on(session: Session, agent: Agent) -> Task | None:
@@ -207,14 +206,8 @@ def _names(session: Session) -> dict[uuid.UUID, str]:
 def _work_under_review(session: Session, task: Task) -> str:
     """The documents of the task (a goal: of its subtasks), in full."""
     tasks = [task, *board.subtasks_of(session, task.task_id)] if task.is_goal else [task]
-    parts = []
-    for each in tasks:
-        for summary in list_documents(
-            session, DocumentFilter(task_id=each.task_id, limit=20)
-        ).items:
-            document = get_document(session, summary.document_id)
-            parts.append(document.content.strip())
-    return "\n\n".join(parts)
+    found = documents_of(session, [each.task_id for each in tasks])
+    return "\n\n".join(d.content.strip() for each in tasks for d in found[each.task_id])
 
 
 def build_material(

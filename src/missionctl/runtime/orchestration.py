@@ -27,17 +27,16 @@ from missionctl.common import Actor
 from missionctl.comms.schemas import MessageCreate, MessageType, NotificationKind
 from missionctl.comms.service import create_message, notify_admins, notify_agent
 from missionctl.db import utcnow
-from missionctl.documents.schemas import DocumentCreate, DocumentFilter
-from missionctl.documents.service import create_document, get_document, list_documents
+from missionctl.documents.schemas import DocumentCreate
+from missionctl.documents.service import create_document, documents_of
 from missionctl.events.service import DomainEvent, on_event, record_event
 from missionctl.models.offline_text import infer_capability
 from missionctl.runtime.assignment import Candidate, Need, assign
 from missionctl.runtime.models import TaskReviewRow
 from missionctl.runtime.proposals import has_pending_proposal, propose_for, template_for
 from missionctl.runtime.schemas import Policy
-from missionctl.runtime.service import request_turn
+from missionctl.runtime.service import ORCHESTRATOR_CAPABILITY, request_turn
 
-ORCHESTRATOR_CAPABILITY = "planning"
 REVIEW_CAPABILITY = "review"
 MAX_SUBTASKS = 8
 
@@ -196,39 +195,50 @@ def choose_reviewer(session: Session, task: Task) -> Agent | None:
 def apply_plan(
     session: Session, goal: Task, plan: Plan, *, by: Agent, policy: Policy
 ) -> list[uuid.UUID]:
-    """Create the plan's subtasks under `goal`, with dependencies, and assign them in code."""
+    """Create the plan's subtasks under `goal`, with dependencies, each assigned in code.
+
+    Who does what is scored before the subtasks exist, so each is created already assigned
+    (one write per subtask, not a create and then a claim); a step no agent can take waits in
+    the inbox for the agent proposed for it.
+    """
     actor = Actor.agent(by.agent_id)
+    steps = plan.subtasks[:MAX_SUBTASKS]
+    pool = candidates(session, policy.capacity)
+    waiting = {  # step → the capability nobody has
+        index: step.capability
+        for index, step in enumerate(steps)
+        if step.capability and needs_new_agent(session, pool, step.capability)
+    }
+    keys = [uuid.UUID(int=index + 1) for index in range(len(steps))]  # the Needs' ids
+    chosen = assign(
+        [
+            Need(keys[index], known_capability(pool, step.capability), goal.priority.value)
+            for index, step in enumerate(steps)
+            if index not in waiting
+        ],
+        pool,
+    )
     created: list[uuid.UUID] = []
-    for index, step in enumerate(plan.subtasks[:MAX_SUBTASKS]):
-        depends_on = [created[i] for i in dict.fromkeys(step.depends_on) if 0 <= i < index]
+    for index, step in enumerate(steps):
+        owner = chosen.get(keys[index])
         data = TaskCreate(
             title=step.title,
             description=step.description,
             priority=goal.priority,
             parent_task_id=goal.task_id,
-            depends_on=depends_on,
+            depends_on=[created[i] for i in dict.fromkeys(step.depends_on) if 0 <= i < index],
+            assignee_ids=[owner] if owner else [],
             created_by_agent_id=by.agent_id,
         )
-        created.append(board.create_task(session, data, actor=actor).task_id)
-    pool = candidates(session, policy.capacity)
-    steps = plan.subtasks[:MAX_SUBTASKS]
-    waiting: set[uuid.UUID] = set()
-    for task_id, step in zip(created, steps, strict=True):
-        if step.capability and needs_new_agent(session, pool, step.capability):
-            propose_for(session, step.capability, task_id=task_id, by=by, policy=policy)
-            waiting.add(task_id)  # for the proposed agent, once a person approves it
-    needs = [
-        Need(task_id, known_capability(pool, step.capability), goal.priority.value)
-        for task_id, step in zip(created, steps, strict=True)
-        if task_id not in waiting
-    ]
-    chosen = assign_all(session, needs, by=by, policy=policy)
+        created.append(board.add_task(session, data, actor=actor))
+    for index, capability in sorted(waiting.items()):  # for the agent proposed, once approved
+        propose_for(session, capability, task_id=created[index], by=by, policy=policy)
     names = {agent.agent_id: agent.name for agent in all_agents(session)}
     lines = []
-    for n, (task_id, step) in enumerate(zip(created, steps, strict=True), 1):
-        owner = chosen.get(task_id)
+    for n, step in enumerate(steps, 1):
+        owner = chosen.get(keys[n - 1])
         who = names[owner] if owner else "nobody yet"  # no @: assignment already notified
-        if task_id in waiting:
+        if n - 1 in waiting:
             who = f"a new {step.capability} agent (proposed; a person approves it)"
         after = [str(i + 1) for i in step.depends_on if 0 <= i < n - 1]
         lines.append(
@@ -355,11 +365,12 @@ def apply_review(
 def write_results(session: Session, goal: Task, *, by: uuid.UUID | None) -> uuid.UUID:
     """The goal's results document: each subtask and the documents it produced."""
     sections = [f"# Results: {goal.title}", goal.description.strip()]
-    for subtask in board.subtasks_of(session, goal.task_id):
+    subtasks = board.subtasks_of(session, goal.task_id)
+    documents = documents_of(session, [subtask.task_id for subtask in subtasks])
+    for subtask in subtasks:
         sections.append(f"## {subtask.title}")
-        found = list_documents(session, DocumentFilter(task_id=subtask.task_id, limit=20)).items
-        for summary in found:
-            document = get_document(session, summary.document_id)
+        found = documents[subtask.task_id]
+        for document in found:
             sections.append(
                 f"### {document.title} (document {document.document_id}, "
                 f"version {document.version})\n\n{_demote(document.content)}"
@@ -417,8 +428,8 @@ def _react_to_status(session: Session, event: DomainEvent) -> None:
 
 @on_event("task.created")
 def _wake_orchestrator(session: Session, event: DomainEvent) -> None:
-    if event.task_id is None:
-        return
+    if event.task_id is None or event.payload.get("parent_task_id"):
+        return  # a subtask: its planner assigns it
     task = board.get_task(session, event.task_id)
     if task.parent_task_id is not None or task.assignee_ids:
         return

@@ -29,6 +29,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from missionctl.agents.service import capabilities_of
 from missionctl.db import tenant_of, utcnow
 from missionctl.engine.schemas import JobStatus
 from missionctl.engine.service import PENDING_STATUSES, enqueue, is_job_pending, job_status
@@ -36,6 +37,11 @@ from missionctl.events.service import DomainEvent, on_event
 from missionctl.runtime.models import AgentTurnRow
 
 TURN_JOB = "agent.turn"
+ORCHESTRATOR_CAPABILITY = "planning"
+# A planner's turns go first: claimed before other jobs, and urgent at the SQLite write lock
+# (`db.WriteLock`). Every goal passes through a planner twice (planned, then reviewed), so it is
+# the team's bottleneck: its waiting is everyone's.
+PLANNER_TURN_PRIORITY = -1
 _REQUESTS = "missionctl.turn_requests"
 TURNS = cast(Table, AgentTurnRow.__table__)  # hot paths use Core statements (no ORM overhead)
 
@@ -110,7 +116,13 @@ def request_turn_now(session: Session, agent_id: uuid.UUID) -> bool:
         state.wake_pending = True
         session.flush()
         return False
-    state.queued_job_id = enqueue(session, TURN_JOB, {"agent_id": str(agent_id)})
+    is_planner = ORCHESTRATOR_CAPABILITY in capabilities_of(session, agent_id)
+    state.queued_job_id = enqueue(
+        session,
+        TURN_JOB,
+        {"agent_id": str(agent_id)},
+        priority=PLANNER_TURN_PRIORITY if is_planner else 0,
+    )
     session.flush()
     return True
 

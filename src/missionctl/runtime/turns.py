@@ -46,7 +46,7 @@ from pydantic_ai.models import Model, ModelRequestParameters
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import UsageLimits
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.schemas import Agent as AgentInfo
@@ -56,13 +56,15 @@ from missionctl.board.schemas import TaskStatus, TaskStatusChange
 from missionctl.common import Actor
 from missionctl.comms.questions import ask_question
 from missionctl.comms.schemas import QuestionCreate
+from missionctl.db import write_priority
 from missionctl.documents.schemas import DocumentCreate, DocumentFilter
 from missionctl.documents.service import create_document, list_documents
-from missionctl.engine.context import JobContext
+from missionctl.engine.context import JobContext, Uncheckpointed
 from missionctl.errors import BudgetExhausted, MissionControlError, ModelUnavailable, RetryLater
 from missionctl.events.service import record_event
 from missionctl.models.metering import CallContext
 from missionctl.models.models import UsageRow
+from missionctl.models.routed import RoutedModel
 from missionctl.permissions import Role
 from missionctl.runtime import agenda, service
 from missionctl.runtime.agenda import ANSWER, PLAN, REVIEW, WRITE, Work
@@ -120,8 +122,17 @@ def submit(coroutine: Any) -> concurrent.futures.Future[Any]:
 
 
 def run_async(coroutine: Any) -> Any:
-    """Run a coroutine on the turns' event loop and wait for its result (from a worker thread)."""
-    return asyncio.run_coroutine_threadsafe(coroutine, _turn_loop()).result()
+    """Run a coroutine on the turns' event loop and wait for its result (from a worker thread).
+
+    The coroutine's units of work keep the caller's write priority (the job's).
+    """
+    priority = write_priority.get()
+
+    async def prioritised() -> Any:
+        write_priority.set(priority)  # the task's own context, copied by the threads it starts
+        return await coroutine
+
+    return asyncio.run_coroutine_threadsafe(prioritised(), _turn_loop()).result()
 
 
 # -- begin -----------------------------------------------------------------------------------
@@ -146,17 +157,16 @@ def _pinned(session: Session, agent: AgentInfo, state: dict[str, Any]) -> dict[s
     return dict(pinned) if isinstance(pinned, dict) else _definition(agent)
 
 
-def _idle(job: JobContext, agent_id: uuid.UUID) -> bool:
-    """The common turn, in one short unit of work: nothing to do, so it ends at once (no
-    checkpoint: re-running it is harmless). False: the turn goes on to `begin`."""
-    with job.transaction() as session:
-        if "begin" in job.steps_in(session) or agenda.has_work(session, agent_id):
-            return False
-        return service.idle_turn(session, agent_id, job.job_id)
+def begin(
+    session: Session, job: JobContext, agent_id: uuid.UUID
+) -> dict[str, Any] | Uncheckpointed[dict[str, Any]]:
+    """The turn's first checkpoint: what it works on and everything it shows the model.
 
-
-def begin(session: Session, job: JobContext, agent_id: uuid.UUID) -> dict[str, Any]:
-    """The turn's first checkpoint: what it works on and everything it shows the model."""
+    The common turn has nothing to do: it ends at once, in the same short unit of work and with
+    no checkpoint (re-running it is harmless).
+    """
+    if not agenda.has_work(session, agent_id) and service.idle_turn(session, agent_id, job.job_id):
+        return Uncheckpointed({"outcome": "idle", "notifications": 0})
     if not service.start_turn(session, agent_id, job.job_id):
         return {"outcome": "busy"}
     agent = get_agent(session, agent_id)
@@ -203,13 +213,7 @@ class CheckpointedModel(WrapperModel):
         self.count += 1
         saved = self.job.finished_steps.get(key)
         if saved is None:
-            response = await self.wrapped.request(
-                messages, model_settings, model_request_parameters
-            )
-            dumped = _messages_adapter.dump_python([response], mode="json")
-            # A unit of work, off the loop: the loop carries every turn's model calls, and on
-            # SQLite this one may wait for the write lock other turns hold.
-            await asyncio.to_thread(self.job.call, key, lambda: dumped)
+            response = await self._ask(key, messages, model_settings, model_request_parameters)
         else:
             restored = _messages_adapter.validate_python(saved)[0]
             assert isinstance(restored, ModelResponse)
@@ -217,6 +221,36 @@ class CheckpointedModel(WrapperModel):
         for part in response.parts:
             if isinstance(part, ToolCallPart):
                 self.guard.tool_call(part.tool_name, part.args_as_dict())
+        return response
+
+    async def _ask(
+        self,
+        key: str,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        """A new response, checkpointed: through the gateway, in the unit of work that meters
+        it (one write fewer per request); from any other model (or a cached reply), in a unit
+        of work of its own, off the loop (the loop carries every turn's model calls, and on
+        SQLite a write may wait for the lock other turns hold)."""
+        recorded = False
+
+        def record(conn: Connection, reply: ModelResponse) -> None:
+            nonlocal recorded
+            dumped = _messages_adapter.dump_python([reply], mode="json")
+            # Not held any more: the metering still commits; `job.call` below raises LeaseLost.
+            recorded = self.job.checkpoint(conn, key, dumped)
+
+        if isinstance(self.wrapped, RoutedModel):
+            response = await self.wrapped.request_recorded(
+                messages, model_settings, parameters, record
+            )
+        else:
+            response = await self.wrapped.request(messages, model_settings, parameters)
+        if not recorded:
+            dumped = _messages_adapter.dump_python([response], mode="json")
+            await asyncio.to_thread(self.job.call, key, lambda: dumped)
         return response
 
 
@@ -229,8 +263,6 @@ class TurnRunner:
     def run(self, job: JobContext) -> dict[str, Any]:
         """The `agent.turn` job."""
         agent_id = uuid.UUID(str(job.payload["agent_id"]))
-        if _idle(job, agent_id):
-            return {"outcome": "idle", "notifications": 0}
         begun = job.step("begin", lambda s: begin(s, job, agent_id))
         if begun["outcome"] != "work":
             return begun

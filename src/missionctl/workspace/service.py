@@ -13,8 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import all_agents, check_in, record_heartbeat, require_agents
-from missionctl.board.schemas import Task, TaskFilter
-from missionctl.board.service import count_by_status, get_task, list_tasks, open_tasks_for_agent
+from missionctl.board.schemas import Task
+from missionctl.board.service import (
+    board_columns,
+    count_by_status,
+    get_task,
+    open_tasks_for_agent,
+)
 from missionctl.board.transitions import BOARD_COLUMNS
 from missionctl.common import Actor
 from missionctl.comms.service import count_undelivered, deliver_notifications
@@ -92,12 +97,13 @@ def render_working_md(session: Session) -> WorkingMd:
         lines.append("_No agents yet._")
     lines += ["", "## Board", ""]
     counts = count_by_status(session)
+    columns = board_columns(session, TASKS_PER_COLUMN)
     for status in BOARD_COLUMNS:
         lines.append(f"### {COLUMN_TITLES[status.value]} ({counts[status]})")
-        page = list_tasks(session, TaskFilter(status=status, limit=TASKS_PER_COLUMN))
-        lines += [_task_line(task, names) for task in page.items] or ["_empty_"]
-        if counts[status] > len(page.items):
-            lines.append(f"- … and {counts[status] - len(page.items)} more")
+        shown = columns[status]
+        lines += [_task_line(task, names) for task in shown] or ["_empty_"]
+        if counts[status] > len(shown):
+            lines.append(f"- … and {counts[status] - len(shown)} more")
         lines.append("")
     lines += ["## Recent activity", ""]
     events = list_events(session, EventFilter(limit=RECENT_EVENTS)).items
