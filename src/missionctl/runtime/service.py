@@ -24,12 +24,12 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, select, update
+from sqlalchemy import Row, Select, Table, bindparam, case, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from missionctl.agents.service import capabilities_of
+from missionctl.agents.models import AgentRow
 from missionctl.db import tenant_of, utcnow
 from missionctl.engine.schemas import JobStatus
 from missionctl.engine.service import PENDING_STATUSES, enqueue, is_job_pending, job_status
@@ -52,6 +52,13 @@ _LOCK_STATE = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
+# The same, with the agent's capabilities (whether its turns go first) in the same statement.
+_LOCK_STATE_AND_CAPABILITIES = _LOCK_STATE.add_columns(
+    select(AgentRow.capabilities)
+    .where(AgentRow.agent_id == AgentTurnRow.agent_id)
+    .scalar_subquery()
+    .label("capabilities")
+)
 
 
 def _add_state(session: Session, agent_id: uuid.UUID) -> None:
@@ -66,12 +73,17 @@ def _add_state(session: Session, agent_id: uuid.UUID) -> None:
 def _state(session: Session, agent_id: uuid.UUID) -> AgentTurnRow:
     """The agent's turn state, locked for this unit of work (made with the agent, or here for
     an agent older than that)."""
-    row = session.scalar(_LOCK_STATE, {"agent_id": agent_id})
-    if row is None:
+    state: AgentTurnRow = _locked(session, agent_id, _LOCK_STATE)[0]
+    return state
+
+
+def _locked(session: Session, agent_id: uuid.UUID, statement: Select[Any]) -> Row[Any]:
+    found = session.execute(statement, {"agent_id": agent_id}).first()
+    if found is None:
         _add_state(session, agent_id)
-        row = session.scalar(_LOCK_STATE, {"agent_id": agent_id})
-    assert row is not None
-    return row
+        found = session.execute(statement, {"agent_id": agent_id}).first()
+    assert found is not None
+    return found
 
 
 @on_event("agent.created")
@@ -108,7 +120,8 @@ def _forget_turn_requests(session: Session, _transaction: object) -> None:
 
 def request_turn_now(session: Session, agent_id: uuid.UUID) -> bool:
     """`request_turn` applied at once; True when this call enqueued the turn."""
-    state = _state(session, agent_id)
+    found = _locked(session, agent_id, _LOCK_STATE_AND_CAPABILITIES)
+    state: AgentTurnRow = found[0]
     queued = job_status(session, state.queued_job_id) if state.queued_job_id else None
     if queued in PENDING_STATUSES and queued != JobStatus.RUNNING.value:
         return False  # it has not started: it will see what this unit of work did
@@ -116,7 +129,7 @@ def request_turn_now(session: Session, agent_id: uuid.UUID) -> bool:
         state.wake_pending = True
         session.flush()
         return False
-    is_planner = ORCHESTRATOR_CAPABILITY in capabilities_of(session, agent_id)
+    is_planner = ORCHESTRATOR_CAPABILITY in (found.capabilities or ())
     state.queued_job_id = enqueue(
         session,
         TURN_JOB,
