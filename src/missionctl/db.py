@@ -310,31 +310,32 @@ class WriteLock:
         """Take the lock; False after `timeout` seconds without it."""
         deadline = time.monotonic() + timeout
         with self._mutex:
-            if urgent:
-                self._urgent_waiting += 1
-                try:
-                    while self._is_held:
-                        if not self._urgent_turn.wait(deadline - time.monotonic()):
-                            if not self._is_held and self._urgent_waiting == 1:
-                                self._turn.notify()  # the last urgent one gave up
-                            return False
-                finally:
-                    self._urgent_waiting -= 1
-            else:
-                while self._is_held or self._urgent_waiting:
-                    if not self._turn.wait(deadline - time.monotonic()):
-                        return False
-            self._is_held = True
-            return True
+            turn, waiting = (self._urgent_turn, 1) if urgent else (self._turn, 0)
+            self._urgent_waiting += waiting
+            try:
+                while self._is_held or (self._urgent_waiting and not urgent):
+                    if not turn.wait(deadline - time.monotonic()):
+                        break
+                else:
+                    self._is_held = True
+                    return True
+            finally:
+                self._urgent_waiting -= waiting
+            if not self._is_held:
+                self._next()  # it gave up, maybe just as it was woken: pass that on
+            return False
 
     def release(self) -> None:
         """Let the next writer in: an urgent one if any waits."""
         with self._mutex:
             self._is_held = False
-            if self._urgent_waiting:
-                self._urgent_turn.notify()
-            else:
-                self._turn.notify()
+            self._next()
+
+    def _next(self) -> None:
+        if self._urgent_waiting:
+            self._urgent_turn.notify()
+        else:
+            self._turn.notify()
 
 
 class Database:

@@ -8,6 +8,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,11 +21,13 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from missionctl.agents.schemas import Agent
+from missionctl.db import DEFAULT_TENANT_ID, utcnow
 from missionctl.engine.models import JobRow
 from missionctl.models.metering import CallContext
+from missionctl.runtime.models import AgentTurnRow
 from missionctl.runtime.service import TURN_JOB
 from tests.conftest import Backend
 from tests.runtime.conftest import StartAgents, wait_until
@@ -115,6 +118,55 @@ def test_an_assignment_wakes_the_agent_at_once_and_an_idle_turn_calls_no_model(
     assert turns is not None and turns >= len(finished)
     assert {e["payload"]["mode"] for e in finished} >= {"write", "review"}
     assert len(calls) == 3
+
+
+def test_a_turn_that_finds_another_turn_of_its_agent_running_undoes_its_begin(
+    api: httpx.Client, team: dict[str, dict[str, Any]], start_agents: StartAgents, backend: Backend
+) -> None:
+    writer = team["writer"]["agent_id"]
+    task = api.post("/tasks", json={"title": "Take notes", "assignee_ids": [writer]}).json()
+    # Another turn of the writer runs (a job held by some worker), as the queued one begins.
+    running = uuid.uuid4()
+    with backend.db.transaction(DEFAULT_TENANT_ID) as session:
+        session.add(
+            JobRow(
+                job_id=running,
+                kind=TURN_JOB,
+                payload={"agent_id": writer},
+                status="running",
+                lease_owner="elsewhere",
+                lease_expires_at=utcnow() + timedelta(hours=1),
+            )
+        )
+        session.flush()
+        session.execute(
+            update(AgentTurnRow)
+            .where(AgentTurnRow.agent_id == uuid.UUID(writer))
+            .values(running_job_id=running)
+        )
+    calls: list[str] = []
+    start_agents(factory(lambda _m, _i, _a: ModelResponse(parts=[TextPart("?")]), calls))
+
+    def busy_turns() -> list[Any]:
+        with backend.db.engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    select(JobRow.result).where(
+                        JobRow.kind == TURN_JOB, JobRow.status == "succeeded"
+                    )
+                )
+            )
+
+    wait_until(lambda: any(r and r.get("outcome") == "busy" for r in busy_turns()))
+    assert calls == []  # no model call, and nothing of the begin is left behind:
+    assert task_status(api, task["task_id"]) == "assigned"  # not started
+    with backend.db.engine.connect() as conn:
+        state = conn.execute(
+            select(AgentTurnRow.running_job_id, AgentTurnRow.wake_pending).where(
+                AgentTurnRow.agent_id == uuid.UUID(writer)
+            )
+        ).one()
+    assert (state.running_job_id, state.wake_pending) == (running, True)  # it goes again after
 
 
 def test_returned_work_is_redone_and_rounds_are_bounded(

@@ -128,7 +128,9 @@ def record_event(
 
 
 @sa_event.listens_for(Session, "before_commit")
-def _write_staged_events(session: Session) -> None:
+def write_staged_events(session: Session) -> None:
+    """Write the unit of work's staged events now (every commit does, last but for the hooks
+    that must follow them: see `runtime.service._apply_turn_requests`)."""
     staged: list[EventRow] = session.info.pop(_STAGED, None) or []
     if not staged:
         return

@@ -33,7 +33,7 @@ from missionctl.agents.models import AgentRow
 from missionctl.db import tenant_of, utcnow
 from missionctl.engine.schemas import JobStatus
 from missionctl.engine.service import PENDING_STATUSES, enqueue, is_job_pending, job_status
-from missionctl.events.service import DomainEvent, on_event
+from missionctl.events.service import DomainEvent, on_event, write_staged_events
 from missionctl.runtime.models import AgentTurnRow
 
 TURN_JOB = "agent.turn"
@@ -109,6 +109,11 @@ def request_turn(session: Session, agent_id: uuid.UUID) -> None:
 @sa_event.listens_for(Session, "before_commit", insert=True)  # before the workers' NOTIFY
 def _apply_turn_requests(session: Session) -> None:
     requests: set[uuid.UUID] = session.info.pop(_REQUESTS, None) or set()
+    if not requests:
+        return
+    # The events first (and what their sinks write): the turn states locked below stay
+    # locked until commit (PostgreSQL), so as little as possible runs after.
+    write_staged_events(session)
     for agent_id in sorted(requests):
         request_turn_now(session, agent_id)
 

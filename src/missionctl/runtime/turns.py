@@ -157,21 +157,31 @@ def _pinned(session: Session, agent: AgentInfo, state: dict[str, Any]) -> dict[s
     return dict(pinned) if isinstance(pinned, dict) else _definition(agent)
 
 
+class _Busy(Exception):
+    """Another turn of the agent started while this one began: undo this begin."""
+
+
 def begin(
-    session: Session, job: JobContext, agent_id: uuid.UUID
+    session: Session, job: JobContext, agent_id: uuid.UUID, *, lock_first: bool = False
 ) -> dict[str, Any] | Uncheckpointed[dict[str, Any]]:
     """The turn's first checkpoint: what it works on and everything it shows the model.
 
     The common turn has nothing to do: it ends at once, in the same short unit of work and with
-    no checkpoint (re-running it is harmless).
+    no checkpoint (re-running it is harmless). Otherwise the turn's state is marked running
+    last: on PostgreSQL that takes a row lock held to commit, and a unit of work that wakes
+    the agent meanwhile then waits only for the commit, not for the whole begin. Should
+    another turn have started by then (`_Busy`), the begin is undone and run again with the
+    state locked first (`lock_first`), which ends it as `busy`.
     """
     if not agenda.has_work(session, agent_id) and service.idle_turn(session, agent_id, job.job_id):
         return Uncheckpointed({"outcome": "idle", "notifications": 0})
-    if not service.start_turn(session, agent_id, job.job_id):
+    if lock_first and not service.start_turn(session, agent_id, job.job_id):
         return {"outcome": "busy"}
     agent = get_agent(session, agent_id)
     notifications = agenda.hand_over_notifications(session, agent_id)
     work, state = agenda.choose_work(session, agent, notifications, policy_of(job))
+    if not lock_first and not service.start_turn(session, agent_id, job.job_id):
+        raise _Busy
     if work is None:
         service.end_turn(session, agent_id, job.job_id, "idle", more=False)
         return {"outcome": "idle", "notifications": len(notifications)}
@@ -263,7 +273,10 @@ class TurnRunner:
     def run(self, job: JobContext) -> dict[str, Any]:
         """The `agent.turn` job."""
         agent_id = uuid.UUID(str(job.payload["agent_id"]))
-        begun = job.step("begin", lambda s: begin(s, job, agent_id))
+        try:
+            begun = job.step("begin", lambda s: begin(s, job, agent_id))
+        except _Busy:
+            begun = job.step("begin", lambda s: begin(s, job, agent_id, lock_first=True))
         if begun["outcome"] != "work":
             return begun
         try:
