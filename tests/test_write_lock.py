@@ -52,3 +52,30 @@ def test_a_writer_that_times_out_leaves_the_lock_to_the_others() -> None:
     lock.release()
     assert lock.acquire(urgent=True, timeout=0.05)
     lock.release()
+
+
+def test_many_writers_of_both_kinds_exclude_each_other_and_all_get_in() -> None:
+    lock = WriteLock()
+    inside: list[int] = []
+    overlaps: list[int] = []
+    acquired: list[bool] = []
+    rounds = 300
+
+    def write(urgent: bool) -> None:
+        for _ in range(rounds):
+            acquired.append(lock.acquire(urgent=urgent, timeout=LONG))
+            inside.append(1)
+            if len(inside) > 1:
+                overlaps.append(len(inside))
+            time.sleep(0)  # let the others run while it holds the lock
+            inside.pop()
+            lock.release()
+
+    threads = [threading.Thread(target=write, args=(n % 3 == 0,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(LONG * 3)
+    assert not any(thread.is_alive() for thread in threads)
+    assert acquired == [True] * (8 * rounds)  # nobody waited out a timeout
+    assert overlaps == []

@@ -3,6 +3,7 @@ people, pinned versions, and a crash that loses and repeats nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -24,11 +25,12 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from sqlalchemy import func, select, update
 
 from missionctl.agents.schemas import Agent
-from missionctl.db import DEFAULT_TENANT_ID, utcnow
+from missionctl.db import DEFAULT_TENANT_ID, utcnow, write_priority
 from missionctl.engine.models import JobRow
 from missionctl.models.metering import CallContext
 from missionctl.runtime.models import AgentTurnRow
-from missionctl.runtime.service import TURN_JOB
+from missionctl.runtime.service import PLANNER_TURN_PRIORITY, TURN_JOB
+from missionctl.runtime.turns import run_async
 from tests.conftest import Backend
 from tests.runtime.conftest import StartAgents, wait_until
 
@@ -341,3 +343,16 @@ def test_a_turn_that_crashes_resumes_without_repeating_its_effects_or_model_call
     assert keys[0] == "begin" and "model:0" in keys and "finish" in keys
     assert sum(k.startswith("tool:") for k in keys) == 2
     assert json.dumps(detail["steps"]).count("write_document") >= 1
+
+
+def test_a_turns_model_calls_write_with_its_jobs_priority() -> None:
+    async def priority_off_the_loop() -> int:
+        # As the gateway's budget hold and metering run: in a thread, from the turns' loop.
+        return await asyncio.to_thread(write_priority.get)
+
+    token = write_priority.set(PLANNER_TURN_PRIORITY)  # as a worker sets it for a planner's job
+    try:
+        assert run_async(priority_off_the_loop()) == PLANNER_TURN_PRIORITY
+    finally:
+        write_priority.reset(token)
+    assert run_async(priority_off_the_loop()) == 0
