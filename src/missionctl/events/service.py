@@ -129,8 +129,11 @@ def record_event(
 
 @sa_event.listens_for(Session, "before_commit")
 def write_staged_events(session: Session) -> None:
-    """Write the unit of work's staged events now (every commit does, last but for the hooks
-    that must follow them: see `runtime.service._apply_turn_requests`)."""
+    """Write the unit of work's staged events now and hand them to the commit sinks.
+
+    Every commit does this (`before_commit`); `runtime.service._apply_turn_requests` calls it
+    first, so that the turn states it then locks stay locked only for the commit.
+    """
     staged: list[EventRow] = session.info.pop(_STAGED, None) or []
     if not staged:
         return
