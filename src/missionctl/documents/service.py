@@ -107,8 +107,8 @@ def documents_of(
         .order_by(DocumentRow.document_id.desc())
     )
     for row in session.scalars(query):
-        documents = found[row.task_id]  # type: ignore[index]
-        if len(documents) < limit:
+        documents = found.get(row.task_id) if row.task_id else None
+        if documents is not None and len(documents) < limit:
             documents.append(Document.model_validate(row))
     return found
 

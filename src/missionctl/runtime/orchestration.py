@@ -431,7 +431,7 @@ def _wake_orchestrator(session: Session, event: DomainEvent) -> None:
     if event.task_id is None or event.payload.get("parent_task_id"):
         return  # a subtask: its planner assigns it
     task = board.get_task(session, event.task_id)
-    if task.parent_task_id is not None or task.assignee_ids:
+    if task.assignee_ids:
         return
     # A goal goes to whichever planner takes a turn first; other tasks are triaged by the lead.
     wake = planners(session) if task.is_goal else planners(session)[:1]
