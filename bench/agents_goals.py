@@ -45,7 +45,7 @@ from missionctl.agents.service import all_agents, create_agent
 from missionctl.board import service as board
 from missionctl.board.models import TaskRow
 from missionctl.board.schemas import TaskCreate, TaskStatus
-from missionctl.bootstrap import build_registry, make_scheduler, make_worker
+from missionctl.bootstrap import build_registry, make_scheduler, make_worker, tune_gc
 from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, Database
 from missionctl.engine.models import JobRow, JobStepRow, WorkerRow
@@ -359,6 +359,7 @@ def run_goals(
     worker = make_worker(settings, db, registry, concurrency=concurrency)
     scheduler = make_scheduler(settings, db, registry)
     extra = ExtraWorkers(settings, db, processes - 1, concurrency)
+    tune_gc()  # as `missionctl up` and `missionctl worker` do before they start
     worker.start()
     scheduler.start()
     lag = LoopLag()

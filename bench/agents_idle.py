@@ -33,7 +33,7 @@ from sqlalchemy import func, select, update
 from missionctl.agents.models import AgentRow
 from missionctl.agents.schemas import AgentCreate
 from missionctl.agents.service import HEARTBEAT_JOB, create_agent, enqueue_due_heartbeats
-from missionctl.bootstrap import build_registry, make_worker, periodic_work
+from missionctl.bootstrap import build_registry, make_worker, periodic_work, tune_gc
 from missionctl.common import Actor
 from missionctl.db import DEFAULT_TENANT_ID, Database, utcnow
 from missionctl.engine.leader import leadership_for
@@ -208,6 +208,7 @@ def run_batch(
     registry = timed_registry(settings, timer)
     worker = make_worker(settings, db, registry, concurrency=concurrency)
     scheduler = housekeeping_scheduler(settings, db, registry)
+    tune_gc()  # as `missionctl up` and `missionctl worker` do before they start
     worker.start()
     scheduler.start()
     try:

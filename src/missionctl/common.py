@@ -132,8 +132,18 @@ class QueryModel(BaseModel):
         return _storable(value)
 
 
+_PAGES: set[Any] = set()
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list; pass `next_cursor` back as `cursor` for the next one."""
+
+    def __class_getitem__(cls, params: Any) -> Any:
+        # pydantic keeps a parametrised model only while something references it, so a
+        # `Page[X]` made in a function was built anew (a few ms) on every call: keep them.
+        model = super().__class_getitem__(params)
+        _PAGES.add(model)
+        return model
 
     items: list[T] = Field(description="The items of this page, in list order.")
     next_cursor: str | None = Field(

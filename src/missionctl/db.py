@@ -10,13 +10,14 @@ every insert, so no service can forget it. Queries that must span tenants say so
 from __future__ import annotations
 
 import contextvars
+import functools
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -145,6 +146,69 @@ def tenant_of(session: Session) -> uuid.UUID:
     return tenant_id  # type: ignore[no-any-return]
 
 
+class Staged:
+    """What a unit of work collects for its commit (events, turn requests): a list in the
+    session's `info`, taken by a `before_commit` hook.
+
+    Savepoint-aware: a savepoint that rolls back drops only what was added inside it, and the
+    hooks that take it wait for the outermost commit (`is_final_commit`): SQLAlchemy runs
+    `before_commit` when a savepoint is released too.
+    """
+
+    _all: ClassVar[list[Staged]] = []
+
+    def __init__(self, name: str) -> None:
+        self.key = f"missionctl.staged.{name}"
+        Staged._all.append(self)
+
+    def add(self, session: Session, item: Any) -> None:
+        """Stage `item` for this unit of work's commit."""
+        session.info.setdefault(self.key, []).append(item)
+
+    def peek(self, session: Session) -> list[Any]:
+        """What is staged now (not taken)."""
+        return session.info.get(self.key) or []
+
+    def take(self, session: Session) -> list[Any]:
+        """Everything staged, removed from the unit of work."""
+        return session.info.pop(self.key, None) or []
+
+    @staticmethod
+    def is_final_commit(session: Session) -> bool:
+        """Whether a `before_commit` hook runs for the unit of work itself (not a savepoint)."""
+        return not session.in_nested_transaction()
+
+
+_SAVEPOINT_MARKS = "missionctl.staged.marks"
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_staged(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = {s.key: len(session.info.get(s.key) or ()) for s in Staged._all}
+        session.info.setdefault(_SAVEPOINT_MARKS, {})[transaction] = marks
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _unmark_staged(session: Session, transaction: SessionTransaction) -> None:
+    # Kept until the unit of work ends: a savepoint's rollback is announced after its end.
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(_SAVEPOINT_MARKS, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_staged(session: Session, transaction: SessionTransaction) -> None:
+    marks = session.info.get(_SAVEPOINT_MARKS, {}).get(transaction) if transaction.nested else None
+    for staged in Staged._all:
+        items = session.info.get(staged.key)
+        if items is None:
+            continue
+        if marks is None:
+            del session.info[staged.key]  # the unit of work rolled back: all of it
+        else:
+            del items[marks.get(staged.key, 0) :]
+
+
 class UnitMemo:
     """Reads remembered for the rest of one unit of work (a dict in the session's `info`).
 
@@ -211,13 +275,17 @@ def _scope_queries_to_tenant(state: ORMExecuteState) -> None:
     if tenant_id is None:
         return
     if state.is_select or state.is_update or state.is_delete:
-        state.statement = state.statement.options(
-            with_loader_criteria(
-                TenantMixin,
-                lambda cls: cls.tenant_id == tenant_id,
-                include_aliases=True,
-            )
-        )
+        state.statement = state.statement.options(_tenant_criteria(tenant_id))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tenant_criteria(tenant_id: uuid.UUID) -> Any:
+    # One option per tenant, made once: building it (a lambda SQLAlchemy analyses) cost more
+    # than a short query itself. The tenant id is the lambda's bound value, not part of the
+    # statement's cache key, so every tenant shares one compiled form.
+    return with_loader_criteria(
+        TenantMixin, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+    )
 
 
 @event.listens_for(Session, "before_flush")

@@ -9,18 +9,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from pydantic_ai import Agent
-from pydantic_ai.messages import ModelMessage, ModelRequest, UserPromptPart
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, UserPromptPart
+from sqlalchemy import select
 
 from missionctl.db import DEFAULT_TENANT_ID
 from missionctl.errors import ModelUnavailable
 from missionctl.models.gateway import Completion, Gateway, GatewayOptions
 from missionctl.models.metering import CallContext
+from missionctl.models.models import UsageRow
 from missionctl.models.routed import RoutedModel
 from missionctl.sealing import Sealer
 from tests.conftest import Backend
@@ -331,10 +334,18 @@ def test_anthropic_and_gemini_deployments_answer_and_stream(
 def test_an_agent_with_tools_runs_through_the_gateway(
     backend: Backend, deploy: DeploymentMaker, provider: FakeProvider, protocol: str
 ) -> None:
+    # Our own prices, not genai-prices': the costs the agent reports must be the metered ones.
+    prices = {"input_per_mtok": 1000, "output_per_mtok": 3000}
     if protocol == "openai":
-        deploy("gpt")
+        deploy("gpt", prices=prices)
     else:
-        deploy("gpt", provider="anthropic", model="claude-haiku-4-5", base_url=provider.base_url)
+        deploy(
+            "gpt",
+            provider="anthropic",
+            model="claude-haiku-4-5",
+            base_url=provider.base_url,
+            prices=prices,
+        )
     provider.script(ToolCall("add", {"a": 2, "b": 3}), "the sum is 5")
     gateway = own_gateway(backend)
 
@@ -356,3 +367,11 @@ def test_an_agent_with_tools_runs_through_the_gateway(
     assert "5" in str(provider.requests[1].tool_results)
     assert provider.requests[0].tool_names == ["add"]
     assert {r.protocol for r in provider.requests} == {protocol}
+    # pydantic-ai reports what the gateway metered for each request (not its own estimate).
+    with backend.db.transaction(DEFAULT_TENANT_ID, write=False) as session:
+        metered = session.scalars(
+            select(UsageRow.cost_nanos).order_by(UsageRow.created_at).limit(2)
+        ).all()
+    costs = [m.usage.cost for m in result.all_messages() if isinstance(m, ModelResponse)]
+    assert costs == [Decimal(nanos) / 10**9 for nanos in metered]
+    assert all(cost and cost > 0 for cost in costs)

@@ -8,7 +8,13 @@ from typing import Annotated
 
 import typer
 
-from missionctl.bootstrap import build_registry, configure_logging, make_scheduler, make_worker
+from missionctl.bootstrap import (
+    build_registry,
+    configure_logging,
+    make_scheduler,
+    make_worker,
+    tune_gc,
+)
 from missionctl.cli.context import database
 from missionctl.errors import InvalidInput
 from missionctl.settings import load_settings
@@ -49,7 +55,9 @@ def worker(
             )
         running = make_worker(
             settings, db, registry, concurrency=concurrency, kinds=tuple(kind) if kind else None
-        ).start()
+        )
+        tune_gc()
+        running.start()
         typer.echo(
             f"worker {running.worker_id}: {running.config.concurrency} at once, "
             f"kinds: {', '.join(k.name for k in running.kinds)}"

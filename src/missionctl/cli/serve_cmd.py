@@ -18,6 +18,7 @@ from missionctl.bootstrap import (
     ensure_admin,
     prepare,
     seed_demo,
+    tune_gc,
 )
 from missionctl.cli.workers import supervise
 from missionctl.db import DEFAULT_TENANT_ID, DEFAULT_TENANT_SLUG
@@ -72,6 +73,7 @@ def up(
     )
     registry = build_registry(settings)
     engine = EmbeddedEngine(settings, db, registry)
+    tune_gc()
     typer.echo(
         f"Mission Control {__version__} on http://{settings.host}:{settings.port} "
         f"({_where(settings)}; API docs at /docs; a worker running "

@@ -16,11 +16,11 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from missionctl.audit.service import record_audit
 from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
-from missionctl.db import delete_some, new_id, tenant_of, utcnow
+from missionctl.db import Staged, delete_some, new_id, tenant_of, utcnow
 from missionctl.engine import policy
 from missionctl.engine.models import FINISHED_PREDICATE, READY_PREDICATE, JobRow, JobStepRow
 from missionctl.engine.schemas import (
@@ -158,6 +158,8 @@ def _mark_enqueued(session: Session) -> None:
 
 @sa_event.listens_for(Session, "before_commit")
 def _notify_workers(session: Session) -> None:
+    if not Staged.is_final_commit(session):
+        return
     if session.info.get(_ENQUEUED) and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOBS})
 
@@ -169,8 +171,9 @@ def _signal_workers(session: Session) -> None:
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
-def _forget_enqueued(session: Session, _transaction: object) -> None:
-    session.info.pop(_ENQUEUED, None)
+def _forget_enqueued(session: Session, transaction: SessionTransaction) -> None:
+    if not transaction.nested:  # a savepoint's rollback keeps what was enqueued before it
+        session.info.pop(_ENQUEUED, None)
 
 
 def _row(session: Session, job_id: uuid.UUID, *, for_update: bool = False) -> JobRow:

@@ -208,6 +208,8 @@ class Worker:
     # -- claiming -----------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
+        # Every job waits for its claim: on SQLite the claim goes before other writers.
+        write_priority.set(-1)
         probe = ChangeProbe(self.db.engine)
         errors = 0
         try:

@@ -20,21 +20,33 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, cast, overload
 
-from sqlalchemy import ColumnElement, Connection, Table, func, insert, or_, select, text, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from missionctl.common import Actor, Page, decode_int_cursor, split_page
-from missionctl.db import delete_some, stamp_tenant, utcnow
+from missionctl.db import Staged, delete_some, stamp_tenant, utcnow
 from missionctl.events.models import EventRow
 from missionctl.events.schemas import Event, EventFilter, Order
 from missionctl.signals import EVENTS
 
 # Writers hold it shared from their first event id to commit; `read_settled` takes it exclusive.
 EVENTS_LOCK = 0x6D63_6576  # "mcev"
-_STAGED = "missionctl.staged_events"
+_STAGED = Staged("events")
 _WROTE = "missionctl.wrote_events"
 
 
@@ -55,7 +67,18 @@ class DomainEvent:
 EventHandler = Callable[[Session, DomainEvent], None]
 CommitSink = Callable[[Session, Sequence[EventRow]], None]
 _handlers: dict[str, list[EventHandler]] = defaultdict(list)
-_sinks: list[CommitSink] = []
+
+
+@dataclass(frozen=True)
+class _Sink:
+    run: CommitSink
+    interest: ColumnElement[bool] | None
+
+
+_sinks: list[_Sink] = []
+_interests: list[Any] = []  # [statement, sinks it asks about] once built
+# The tenants of a unit of work's events, in a sink's `interest`.
+EVENT_TENANTS: BindParameter[Any] = bindparam("event_tenants", expanding=True)
 
 
 def on_event(event_type: str) -> Callable[[EventHandler], EventHandler]:
@@ -73,15 +96,51 @@ def on_event(event_type: str) -> Callable[[EventHandler], EventHandler]:
     return register
 
 
-def on_commit_events(sink: CommitSink) -> CommitSink:
+@overload
+def on_commit_events(sink: CommitSink) -> CommitSink: ...
+
+
+@overload
+def on_commit_events(*, interest: ColumnElement[bool]) -> Callable[[CommitSink], CommitSink]: ...
+
+
+def on_commit_events(
+    sink: CommitSink | None = None, *, interest: ColumnElement[bool] | None = None
+) -> CommitSink | Callable[[CommitSink], CommitSink]:
     """Register a sink handed each unit of work's events, with their ids, before it commits.
 
     The sink runs in that transaction (what it writes commits with the events) and must not
-    record events itself.
+    record events itself. `interest`, when given, is an EXISTS over the sink's own table
+    (webhooks, triggers) with the events' tenants as `EVENT_TENANTS`: the sink runs only when
+    it holds. The interests of all sinks are asked in one statement per unit of work, so a
+    tenant without webhooks or triggers pays one short query, not one per sink.
     """
-    if sink not in _sinks:
-        _sinks.append(sink)
-    return sink
+
+    def register(run: CommitSink) -> CommitSink:
+        if all(existing.run is not run for existing in _sinks):
+            _sinks.append(_Sink(run, interest))
+            _interests.clear()
+        return run
+
+    return register(sink) if sink is not None else register
+
+
+def _interested_sinks(session: Session, staged: Sequence[EventRow]) -> list[CommitSink]:
+    if not _interests:
+        asking = [sink for sink in _sinks if sink.interest is not None]
+        labelled = [
+            sink.interest.label(f"s{n}")
+            for n, sink in enumerate(asking)
+            if sink.interest is not None
+        ]
+        _interests.extend([select(*labelled) if labelled else None, asking])
+    statement, asking = _interests
+    wanted = {sink.run for sink in _sinks if sink.interest is None}
+    if statement is not None:
+        tenants = list({row.tenant_id for row in staged})
+        answers = session.connection().execute(statement, {"event_tenants": tenants}).one()
+        wanted.update(sink.run for sink, answer in zip(asking, answers, strict=True) if answer)
+    return [sink.run for sink in _sinks if sink.run in wanted]
 
 
 def record_event(
@@ -110,7 +169,8 @@ def record_event(
         agent_id=agent_id,
         payload=payload or {},
     )
-    session.info.setdefault(_STAGED, []).append(
+    _STAGED.add(
+        session,
         EventRow(
             event_type=event.event_type,
             actor_kind=actor.kind.value,
@@ -121,7 +181,7 @@ def record_event(
             agent_id=agent_id,
             summary=summary,
             payload=event.payload,
-        )
+        ),
     )
     for handler in _handlers.get(event_type, ()):
         handler(session, event)
@@ -131,19 +191,22 @@ def record_event(
 def write_staged_events(session: Session) -> None:
     """Write the unit of work's staged events now and hand them to the commit sinks.
 
-    Every commit does this (`before_commit`); `runtime.service._apply_turn_requests` calls it
-    first, so that the turn states it then locks stay locked only for the commit.
+    Every commit does this (`before_commit`; a savepoint's release leaves them staged);
+    `runtime.service._apply_turn_requests` calls it first, so that the turn states it then
+    locks stay locked only for the commit.
     """
-    staged: list[EventRow] = session.info.pop(_STAGED, None) or []
+    if not Staged.is_final_commit(session):
+        return
+    staged: list[EventRow] = _STAGED.take(session)
     if not staged:
         return
     is_postgres = session.get_bind().dialect.name == "postgresql"
     if is_postgres:
         session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": EVENTS_LOCK})
     _insert(session, staged)
-    for sink in _sinks:
+    for sink in _interested_sinks(session, staged):
         sink(session, staged)
-    if session.info.get(_STAGED):
+    if _STAGED.peek(session):
         raise RuntimeError("a commit sink recorded events")
     if is_postgres:
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS})
@@ -181,9 +244,9 @@ def _signal_events(session: Session) -> None:
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
-def _drop_staged_events(session: Session, _transaction: object) -> None:
-    session.info.pop(_STAGED, None)
-    session.info.pop(_WROTE, None)
+def _forget_written(session: Session, transaction: SessionTransaction) -> None:
+    if not transaction.nested:
+        session.info.pop(_WROTE, None)
 
 
 def _type_is(pattern: str) -> ColumnElement[bool]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelResponse
@@ -17,6 +18,7 @@ from pydantic_ai.tools import RunContext
 
 from missionctl.models.gateway import Gateway, Record
 from missionctl.models.metering import CallContext
+from missionctl.models.schemas import NANOS_PER_USD
 
 
 class RoutedModel(Model):
@@ -63,7 +65,12 @@ class RoutedModel(Model):
             model_request_parameters,
             record=record,
         )
-        return completion.response
+        response = completion.response
+        if response.usage.cost is None and completion.cost_nanos is not None:
+            # What the gateway metered; pydantic-ai would otherwise estimate it again from its
+            # price list (a scan of every known model, per request).
+            response.usage.cost = Decimal(completion.cost_nanos) / NANOS_PER_USD
+        return response
 
     @asynccontextmanager
     async def request_stream(

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from missionctl.agents.models import AgentRow
-from missionctl.db import tenant_of, utcnow
+from missionctl.db import Staged, tenant_of, utcnow
 from missionctl.engine.schemas import JobStatus
 from missionctl.engine.service import PENDING_STATUSES, enqueue, is_job_pending, job_status
 from missionctl.events.service import DomainEvent, on_event, write_staged_events
@@ -42,7 +42,7 @@ ORCHESTRATOR_CAPABILITY = "planning"
 # (`db.WriteLock`). Every goal passes through a planner twice (planned, then reviewed), so it is
 # the team's bottleneck: its waiting is everyone's.
 PLANNER_TURN_PRIORITY = -1
-_REQUESTS = "missionctl.turn_requests"
+_REQUESTS = Staged("turn_requests")
 TURNS = cast(Table, AgentTurnRow.__table__)  # hot paths use Core statements (no ORM overhead)
 
 
@@ -103,12 +103,14 @@ def request_turn(session: Session, agent_id: uuid.UUID) -> None:
     order: each locks the agent's turn state, so taking those locks late and in one order keeps
     two units of work that wake each other's agents from deadlocking (PostgreSQL).
     """
-    session.info.setdefault(_REQUESTS, set()).add(agent_id)
+    _REQUESTS.add(session, agent_id)
 
 
 @sa_event.listens_for(Session, "before_commit", insert=True)  # before the workers' NOTIFY
 def _apply_turn_requests(session: Session) -> None:
-    requests: set[uuid.UUID] = session.info.pop(_REQUESTS, None) or set()
+    if not Staged.is_final_commit(session):
+        return
+    requests: set[uuid.UUID] = set(_REQUESTS.take(session))
     if not requests:
         return
     # The events first (and what their sinks write): the turn states locked below stay
@@ -116,11 +118,6 @@ def _apply_turn_requests(session: Session) -> None:
     write_staged_events(session)
     for agent_id in sorted(requests):
         request_turn_now(session, agent_id)
-
-
-@sa_event.listens_for(Session, "after_soft_rollback")
-def _forget_turn_requests(session: Session, _transaction: object) -> None:
-    session.info.pop(_REQUESTS, None)
 
 
 def request_turn_now(session: Session, agent_id: uuid.UUID) -> bool:

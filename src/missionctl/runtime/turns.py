@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import re
 import threading
 import uuid
@@ -306,15 +307,7 @@ class TurnRunner:
             fetch_allowed_hosts=tuple(settings.fetch_allowed_hosts),
             journal=job,
         )
-        tools = platform_tools() if work.mode == WRITE else read_only_tools()
-        runner: Agent[TurnDeps, Any] = Agent(
-            model,
-            deps_type=TurnDeps,
-            tools=tools,
-            output_type=[OUTPUTS[work.mode], DeferredToolRequests],
-            instructions=begun["instructions"],
-            retries=2,
-        )
+        runner = _runner(work.mode)
         resume = begun.get("resume") or {}
         history = _messages_adapter.validate_python(resume["messages"]) if resume else None
         answers = (
@@ -325,6 +318,8 @@ class TurnRunner:
         try:
             result = await runner.run(
                 None if history else begun["prompt"],
+                model=model,
+                instructions=begun["instructions"],
                 message_history=history,
                 deferred_tool_results=answers,
                 deps=deps,
@@ -353,6 +348,19 @@ class TurnRunner:
             "output": dumped,
             "wrote_document": _wrote_document(result.all_messages()),
         }
+
+
+@functools.cache
+def _runner(mode: str) -> Agent[TurnDeps, Any]:
+    """The pydantic-ai agent for turns of one mode: its tools and output type, made once (its
+    tool and output schemas cost a few ms to build); model and instructions are the turn's."""
+    return Agent(
+        None,
+        deps_type=TurnDeps,
+        tools=platform_tools() if mode == WRITE else read_only_tools(),
+        output_type=[OUTPUTS[mode], DeferredToolRequests],
+        retries=2,
+    )
 
 
 def _question_of(call: ToolCallPart, requests: DeferredToolRequests) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from missionctl.audit.service import record_audit
@@ -25,7 +25,7 @@ from missionctl.engine.service import enqueue
 from missionctl.errors import InvalidInput, NotFound
 from missionctl.events.models import EventRow
 from missionctl.events.schemas import Event
-from missionctl.events.service import on_commit_events, record_event
+from missionctl.events.service import EVENT_TENANTS, on_commit_events, record_event
 from missionctl.events.stream import matches
 from missionctl.sealing import Sealer
 from missionctl.webhooks.delivery import Outcome, TargetRefused, check_target
@@ -237,7 +237,9 @@ def _about_webhooks(event: EventRow) -> bool:
     return event.event_type.startswith("job.") and event.payload.get("kind") == DELIVER_JOB
 
 
-@on_commit_events
+@on_commit_events(
+    interest=exists().where(WebhookRow.tenant_id.in_(EVENT_TENANTS), WebhookRow.is_active)
+)
 def deliver_events(session: Session, events: Sequence[EventRow]) -> None:
     """Queue a delivery of each event to every active webhook of its tenant that wants it."""
     wanted = [event for event in events if not _about_webhooks(event)]

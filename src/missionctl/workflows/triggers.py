@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,7 @@ from missionctl.engine.service import enqueue
 from missionctl.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
 from missionctl.events.models import EventRow
 from missionctl.events.schemas import Event
-from missionctl.events.service import on_commit_events, record_event
+from missionctl.events.service import EVENT_TENANTS, on_commit_events, record_event
 from missionctl.sealing import Sealer
 from missionctl.workflows import expressions
 from missionctl.workflows.expressions import ExpressionError
@@ -341,7 +341,13 @@ def _types_of(event: EventRow) -> list[str]:
     return [event.event_type]
 
 
-@on_commit_events
+@on_commit_events(
+    interest=exists().where(
+        WorkflowTriggerRow.tenant_id.in_(EVENT_TENANTS),
+        WorkflowTriggerRow.kind == TriggerKind.EVENT.value,
+        WorkflowTriggerRow.is_enabled,
+    )
+)
 def enqueue_event_triggers(session: Session, events: Sequence[EventRow]) -> None:
     """Queue `workflow.start` for each event trigger an event matches (filter included)."""
     wanted = [e for e in events if not e.event_type.startswith("workflow_trigger.")]
