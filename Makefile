@@ -23,7 +23,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.installed $(UI_BUILT) ## Install Mission Control and its dev tools into .venv (from uv.lock), build the dashboard
@@ -65,6 +65,9 @@ LOCAL_PG := postgresql://postgres@127.0.0.1:5432/postgres
 # worker's thread for the session, which asyncio.run() in any later test there would trip over.
 PYTEST := $(VENV)/bin/pytest -n 2 --dist loadfile
 test: install chromium ui-test ## Run the whole suite: SQLite, and PostgreSQL when one answers on 127.0.0.1:5432
+	@# Byte-compiled once here: many tests start processes, each of which would compile every
+	@# module it imports again wherever PYTHONDONTWRITEBYTECODE is set.
+	$(VENV)/bin/python -m compileall -q src tests
 	@if [ -z "$${MISSIONCTL_TEST_POSTGRES_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 		export MISSIONCTL_TEST_POSTGRES_URL=$(LOCAL_PG); fi; \
 	$(PYTEST) --ignore=tests/e2e && $(PYTEST) tests/e2e

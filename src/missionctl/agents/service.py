@@ -6,9 +6,9 @@ import difflib
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from missionctl.agents.models import AgentRow, AgentVersionRow
@@ -151,12 +151,37 @@ def create_agent(
     return Agent.model_validate(row)
 
 
+# Agents as turns read them (several times a turn): plain Core statements built once, scoped to
+# the tenant by hand, without the ORM's per-statement and per-row work.
+_AGENT_COLUMNS = [AGENTS.c[name] for name in Agent.model_fields]
+_AGENT_BY_ID = select(*_AGENT_COLUMNS).where(
+    AGENTS.c.agent_id == bindparam("agent_id"), AGENTS.c.tenant_id == bindparam("tenant_id")
+)
+_EVERY_AGENT = (
+    select(*_AGENT_COLUMNS)
+    .where(AGENTS.c.tenant_id == bindparam("tenant_id"))
+    .order_by(AGENTS.c.agent_id)
+)
+
+
 def get_agent(session: Session, agent_id: uuid.UUID) -> Agent:
     """The agent, or `NotFound` (read once per unit of work: see `_AGENTS`)."""
     memo = _AGENTS.of(session)
     agent: Agent | None = memo.get(agent_id)
     if agent is None:
-        agent = memo[agent_id] = Agent.model_validate(_row(session, agent_id))
+        tenant_id = session.info.get("tenant_id")
+        if tenant_id is None:  # a session for every tenant: the ORM's read
+            agent = Agent.model_validate(_row(session, agent_id))
+        else:
+            session.flush()  # a Core read bypasses the identity map: write pending changes
+            found = session.connection().execute(
+                _AGENT_BY_ID, {"agent_id": agent_id, "tenant_id": tenant_id}
+            )
+            row = found.first()
+            if row is None:
+                raise NotFound("agent", agent_id)
+            agent = Agent.model_validate(row)
+        memo[agent_id] = agent
     return agent
 
 
@@ -216,7 +241,12 @@ def all_agents(session: Session) -> list[Agent]:
     memo = _AGENTS.of(session)
     every: list[Agent] | None = memo.get(_EVERY)
     if every is None:
-        rows = session.scalars(select(AgentRow).order_by(AgentRow.agent_id))
+        tenant_id = session.info.get("tenant_id")
+        if tenant_id is None:  # a session for every tenant: the ORM's read
+            rows: Iterable[Any] = session.scalars(select(AgentRow).order_by(AgentRow.agent_id))
+        else:
+            session.flush()  # a Core read bypasses the identity map: write pending changes
+            rows = session.connection().execute(_EVERY_AGENT, {"tenant_id": tenant_id})
         every = memo[_EVERY] = [Agent.model_validate(row) for row in rows]
         memo.update((agent.agent_id, agent) for agent in every)
     return list(every)

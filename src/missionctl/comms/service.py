@@ -58,9 +58,11 @@ def _attachment(row: AttachmentRow) -> Attachment:
     )
 
 
-def _messages(session: Session, rows: list[MessageRow]) -> list[Message]:
+def _messages(
+    session: Session, rows: list[MessageRow], *, with_attachments: bool = True
+) -> list[Message]:
     attachments: dict[uuid.UUID, list[Attachment]] = defaultdict(list)
-    if rows:
+    if rows and with_attachments:
         for att in session.scalars(
             select(AttachmentRow)
             .where(AttachmentRow.message_id.in_([r.message_id for r in rows]))
@@ -192,7 +194,7 @@ def create_message(
             "attachments": len(data.attachments),
         },
     )
-    return get_message(session, row.message_id)
+    return _messages(session, [row], with_attachments=bool(data.attachments))[0]
 
 
 def get_message(session: Session, message_id: uuid.UUID) -> Message:
