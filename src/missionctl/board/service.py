@@ -493,26 +493,38 @@ def _record_assignment(
     )
 
 
+# The guards' facts, as plain Core statements built once (a status change asks one or two of
+# them). They name a task the caller already read in its tenant, and its children: task ids are
+# unique across tenants, so no tenant filter is needed.
+_FACT_TASK = bindparam("task_id", type_=TaskRow.task_id.type)
+_FACT_STATEMENTS = {
+    "has_assignees": select(exists().where(TaskAssigneeRow.task_id == _FACT_TASK)),
+    "open_dependency": select(
+        exists()
+        .where(TaskDependencyRow.task_id == _FACT_TASK)
+        .where(TaskDependencyRow.depends_on_task_id == TaskRow.task_id)
+        .where(TaskRow.status != TaskStatus.DONE.value)
+    ),
+    "open_subtask": select(
+        exists()
+        .where(TaskRow.parent_task_id == _FACT_TASK)
+        .where(TaskRow.status != TaskStatus.DONE.value)
+    ),
+}
+
+
+def _fact(session: Session, name: str, task_id: uuid.UUID) -> bool:
+    session.flush()  # a Core read bypasses the identity map: write pending changes first
+    found = session.connection().execute(_FACT_STATEMENTS[name], {"task_id": task_id})
+    return bool(found.scalar())
+
+
 def _facts(session: Session, row: TaskRow, needed: frozenset[str] = ALL_FACTS) -> TaskFacts:
     """What the guards know of the task; only the `needed` facts are looked up."""
-    has_assignees = "has_assignees" in needed and session.scalar(
-        select(exists().where(TaskAssigneeRow.task_id == row.task_id))
-    )
-    open_dependency = "dependencies_done" in needed and session.scalar(
-        select(
-            exists()
-            .where(TaskDependencyRow.task_id == row.task_id)
-            .where(TaskDependencyRow.depends_on_task_id == TaskRow.task_id)
-            .where(TaskRow.status != TaskStatus.DONE.value)
-        )
-    )
-    open_subtask = "subtasks_done" in needed and session.scalar(
-        select(
-            exists()
-            .where(TaskRow.parent_task_id == row.task_id)
-            .where(TaskRow.status != TaskStatus.DONE.value)
-        )
-    )
+    task_id = row.task_id
+    has_assignees = "has_assignees" in needed and _fact(session, "has_assignees", task_id)
+    open_dependency = "dependencies_done" in needed and _fact(session, "open_dependency", task_id)
+    open_subtask = "subtasks_done" in needed and _fact(session, "open_subtask", task_id)
     return TaskFacts(
         has_assignees=bool(has_assignees),
         dependencies_done=not open_dependency,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import get_agent
@@ -187,6 +187,8 @@ def claim_answered_question(
     Called in the unit of work that starts the resuming turn, so each answer resumes a turn
     exactly once.
     """
+    if not _has_unresumed_answer(session, agent_id):
+        return None  # the common case, asked without the ORM (every working turn asks)
     row = session.scalar(
         select(QuestionRow)
         .where(unresumed_answer(agent_id))
@@ -201,6 +203,12 @@ def claim_answered_question(
     return Question.model_validate(row), dict(row.resume_state or {})
 
 
+def _has_unresumed_answer(session: Session, agent_id: uuid.UUID) -> bool:
+    session.flush()  # a Core read bypasses the identity map: write pending changes first
+    # The agent names the rows (agent ids are unique across tenants).
+    return bool(session.connection().execute(_ANY_UNRESUMED, {"agent_id": agent_id}).scalar())
+
+
 def unresumed_answer(agent_id: IdRef) -> ColumnElement[bool]:
     """Where-clause: the agent's answered questions no turn has resumed from yet."""
     return and_(
@@ -208,6 +216,11 @@ def unresumed_answer(agent_id: IdRef) -> ColumnElement[bool]:
         QuestionRow.status == QuestionStatus.ANSWERED.value,
         QuestionRow.resumed_at.is_(None),
     )
+
+
+_ANY_UNRESUMED = select(
+    exists().where(unresumed_answer(bindparam("agent_id", type_=QuestionRow.agent_id.type)))
+)
 
 
 def open_question_on(agent_id: IdRef, task_id: IdRef) -> ColumnElement[bool]:

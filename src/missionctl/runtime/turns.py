@@ -47,7 +47,7 @@ from pydantic_ai.models import Model, ModelRequestParameters
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import UsageLimits
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.schemas import Agent as AgentInfo
@@ -453,10 +453,15 @@ def _park(
     return "parked"
 
 
+# The turn's requests and their cost: its job id names them (no tenant filter needed). Built
+# once and run as plain Core, as every finish asks it.
+_TURN_COST = select(func.count(), func.sum(UsageRow.cost_nanos)).where(
+    UsageRow.run_id == bindparam("job_id", type_=UsageRow.run_id.type)
+)
+
+
 def _turn_cost(session: Session, job_id: uuid.UUID) -> tuple[int, int | None]:
-    requests, nanos = session.execute(
-        select(func.count(), func.sum(UsageRow.cost_nanos)).where(UsageRow.run_id == job_id)
-    ).one()
+    requests, nanos = session.connection().execute(_TURN_COST, {"job_id": job_id}).one()
     return int(requests), (int(nanos) if nanos is not None else None)
 
 
