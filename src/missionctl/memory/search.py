@@ -29,8 +29,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
-    ScalarSelect,
     String,
+    Text,
+    and_,
+    bindparam,
     column,
     func,
     literal,
@@ -38,6 +40,7 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from missionctl.db import tenant_of
@@ -110,23 +113,45 @@ def _tsquery(text: str) -> ColumnElement[Any]:
 def _postgres_relevance(
     session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]]
 ) -> ColumnElement[float]:
-    """The sum of idf(term) * ts_rank(term): ts_rank alone knows nothing of how rare a term is."""
-    vector = _VECTOR
+    """The sum of idf(term) * ts_rank(term): ts_rank alone knows nothing of how rare a term is.
 
-    def count(*conditions: ColumnElement[bool]) -> ScalarSelect[int]:
-        return (
-            select(func.count()).select_from(MemoryRow).where(*where, *conditions).scalar_subquery()
+    The terms travel as arrays (`unnest`), so both statements keep one shape whatever the
+    number of terms: compiled once, and cheap to build (a subquery per term cost several ms).
+    """
+    queries = [tsquery_text([term]) for term in terms]
+    term = (
+        func.unnest(bindparam("term_queries", queries, type_=ARRAY(Text)))
+        .table_valued("query", with_ordinality="n")
+        .render_derived()
+    )
+    matched = and_(*where, _VECTOR.op("@@")(_tsquery_of(term.c.query)))
+    searched = select(func.count()).select_from(MemoryRow).where(*where).correlate(None)
+    per_term = (
+        select(term.c.n, func.count(MemoryRow.memory_id), searched.scalar_subquery())
+        .select_from(term.outerjoin(MemoryRow, matched))
+        .group_by(term.c.n)
+    )
+    rows = session.execute(per_term).all()  # one row per term, each with the same total
+    total = int(rows[0][2]) if rows else 0
+    found = {int(n): int(count) for n, count, _total in rows}
+    weights = [idf(total, found.get(n, 0)) for n in range(1, len(queries) + 1)]
+    weighted = (
+        func.unnest(
+            bindparam("term_queries_ranked", queries, type_=ARRAY(Text)),
+            bindparam("term_weights", weights, type_=ARRAY(Float)),
         )
+        .table_valued("query", "weight")
+        .render_derived()
+    )
+    return (
+        select(func.sum(weighted.c.weight * func.ts_rank(_VECTOR, _tsquery_of(weighted.c.query))))
+        .select_from(weighted)
+        .scalar_subquery()
+    )
 
-    queries = [_tsquery(tsquery_text([term])) for term in terms]
-    total, *found = session.execute(
-        select(count(), *(count(vector.op("@@")(query)) for query in queries))
-    ).one()
-    weighted = [
-        literal(idf(total, n), Float) * func.ts_rank(vector, query)
-        for n, query in zip(found, queries, strict=True)
-    ]
-    return sum(weighted[1:], weighted[0])
+
+def _tsquery_of(text: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.to_tsquery(literal_column("'english'::regconfig"), text)
 
 
 def text_matches(
