@@ -180,6 +180,22 @@ def test_parent_loops_are_refused(api: httpx.Client) -> None:
     )
 
 
+def test_a_new_task_naming_an_unknown_parent_or_dependency_is_refused(api: httpx.Client) -> None:
+    real = task(api, "real")
+    unknown = "0190a8e4-0000-7000-8000-000000000000"
+    body = problem(
+        api.post("/tasks", json={"title": "x", "depends_on": [real["task_id"], unknown]}),
+        422,
+        "invalid_input",
+    )
+    assert body["field"] == "depends_on" and unknown in body["detail"]
+    body = problem(
+        api.post("/tasks", json={"title": "x", "parent_task_id": unknown}), 422, "invalid_input"
+    )
+    assert body["field"] == "parent_task_id" and unknown in body["detail"]
+    assert [t["title"] for t in ok(api.get("/tasks"))["items"]] == ["real"]  # nothing made
+
+
 def test_update_changes_only_what_is_sent_and_null_clears(api: httpx.Client) -> None:
     t = task(api, "old", description="keep", due_at="2030-01-01T00:00:00Z")
     body = ok(api.put(f"/tasks/{t['task_id']}", json={"title": "new", "due_at": None}))

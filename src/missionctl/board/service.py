@@ -11,11 +11,14 @@ from pydantic import TypeAdapter
 from sqlalchemy import (
     ColumnElement,
     Row,
+    Select,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
+    insert,
     literal,
     null,
     or_,
@@ -79,13 +82,15 @@ def _row(session: Session, task_id: uuid.UUID, *, for_update: bool = False) -> T
 
     SQLite needs no row lock: writing transactions already hold the database's write lock.
     """
-    query = select(TaskRow).where(TaskRow.task_id == task_id)
-    row = session.scalar(query.with_for_update() if for_update else query)
+    query = _ROW_FOR_UPDATE if for_update else _ROW
+    row = session.scalar(query, {"task_id": task_id})
     if row is None:
         raise NotFound("task", task_id)
     return row
 
 
+_ROW = select(TaskRow).where(TaskRow.task_id == bindparam("task_id"))  # built once: hot
+_ROW_FOR_UPDATE = _ROW.with_for_update()
 TASK_KEYS = tuple(column.key for column in TASK_COLUMNS)
 TASK_LIST = TypeAdapter(list[Task])
 # Reads of tasks take the driver's own values (hex strings and text timestamps on SQLite, UUIDs
@@ -205,16 +210,9 @@ def list_tasks(session: Session, task_filter: TaskFilter) -> Page[Task]:
 def board_columns(session: Session, limit: int) -> dict[TaskStatus, list[Task]]:
     """The newest `limit` tasks of each board column (as `list_tasks` by status would give
     them), in one query: one LIMITed index scan per column, joined with UNION ALL."""
-    tenant_id = tenant_of(session)
-    columns = [
-        select(*RAW_TASK_COLUMNS)
-        .where(TaskRow.tenant_id == tenant_id, TaskRow.status == status.value)
-        .order_by(TaskRow.task_id.desc())
-        .limit(limit)
-        .subquery()
-        for status in BOARD_COLUMNS
-    ]
-    rows = session.execute(union_all(*(select(*column.c) for column in columns))).all()
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    params = {"tenant_id": tenant_of(session), "limit": limit}
+    rows = session.connection().execute(_BOARD_COLUMNS, params).all()
     found: dict[TaskStatus, list[Task]] = {status: [] for status in BOARD_COLUMNS}
     for task in _assemble(session, rows):
         found[task.status].append(task)
@@ -225,12 +223,34 @@ def board_columns(session: Session, limit: int) -> dict[TaskStatus, list[Task]]:
 
 def count_by_status(session: Session) -> dict[TaskStatus, int]:
     """How many tasks sit in each board column."""
+    session.flush()
     counts = dict.fromkeys(TaskStatus, 0)
-    for status, count in session.execute(
-        select(TaskRow.status, func.count()).group_by(TaskRow.status)
-    ):
+    params = {"tenant_id": tenant_of(session)}
+    for status, count in session.connection().execute(_COUNT_BY_STATUS, params):
         counts[TaskStatus(status)] = count
     return counts
+
+
+# WORKING.md reads both for every plan: built once (building them cost more than running them)
+# and run as Core, scoped to the tenant by hand.
+_BOARD_COLUMNS = union_all(
+    *(
+        select(
+            *select(*RAW_TASK_COLUMNS)
+            .where(TaskRow.tenant_id == bindparam("tenant_id"), TaskRow.status == status.value)
+            .order_by(TaskRow.task_id.desc())
+            .limit(bindparam("limit"))
+            .subquery()
+            .c
+        )
+        for status in BOARD_COLUMNS
+    )
+)
+_COUNT_BY_STATUS = (
+    select(TaskRow.status, func.count())
+    .where(TaskRow.tenant_id == bindparam("tenant_id"))
+    .group_by(TaskRow.status)
+)
 
 
 def open_tasks_for_agent(session: Session, agent_id: uuid.UUID, limit: int = 50) -> list[Task]:
@@ -243,13 +263,38 @@ def open_tasks_for_agent(session: Session, agent_id: uuid.UUID, limit: int = 50)
         .order_by(TaskRow.task_id)
         .limit(limit)
     ).all()
-    order = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
-    return sorted(_assemble(session, rows), key=lambda task: order[task.priority.value])
+    return sorted(_assemble(session, rows), key=lambda task: _URGENCY[task.priority.value])
 
 
-def ready_for(agent_id: IdRef) -> ColumnElement[bool]:
+def read_tasks(
+    session: Session, statement: Select[*tuple[Any, ...]], params: dict[str, Any]
+) -> list[Task]:
+    """The tasks a prebuilt Core statement of `RAW_TASK_COLUMNS` selects (the statement scopes
+    itself to the tenant: `tenant_id` is set in `params` here)."""
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    rows = session.connection().execute(statement, {**params, "tenant_id": tenant_of(session)})
+    return _assemble(session, rows.all())
+
+
+def ready_first(where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    """A statement for `read_tasks`: the most urgent task of the tenant (`tenant_id`) matching
+    `where`, oldest first among the equally urgent."""
+    return (
+        select(*RAW_TASK_COLUMNS)
+        .where(TaskRow.tenant_id == bindparam("tenant_id"), where)
+        .order_by(case(_URGENCY, value=TaskRow.priority, else_=len(_URGENCY)), TaskRow.task_id)
+        .limit(1)
+    )
+
+
+_URGENCY = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+def ready_for(agent_id: IdRef, tenant_id: IdRef | None = None) -> ColumnElement[bool]:
     """Where-clause on tasks: assigned to the agent, to start or going on, with every
-    dependency done (a goal only while it has no subtasks: until it is planned)."""
+    dependency done (a goal only while it has no subtasks: until it is planned). Core
+    statements name the `tenant_id` (the session does not add it for them): the tenant's
+    open tasks are found by index, not by a scan of every task."""
     pending_dependency = (
         select(TaskDependencyRow.task_id)
         .join(Dependency, Dependency.task_id == TaskDependencyRow.depends_on_task_id)
@@ -257,6 +302,7 @@ def ready_for(agent_id: IdRef) -> ColumnElement[bool]:
         .where(Dependency.status != TaskStatus.DONE.value)
     )
     return and_(
+        *([TaskRow.tenant_id == tenant_id] if tenant_id is not None else []),
         TaskRow.status.in_([TaskStatus.ASSIGNED.value, TaskStatus.IN_PROGRESS.value]),
         exists().where(
             TaskAssigneeRow.task_id == TaskRow.task_id, TaskAssigneeRow.agent_id == agent_id
@@ -278,6 +324,7 @@ def unassigned_in_inbox(tenant_id: IdRef | None = None) -> ColumnElement[bool]:
 
 # The task a where-clause of this module is about, for clauses of higher domains to refer to.
 THE_TASK_ID = TaskRow.task_id
+THE_TASK_IS_GOAL = TaskRow.is_goal.is_(True)
 
 
 def open_task_counts(session: Session) -> dict[uuid.UUID, int]:
@@ -291,15 +338,28 @@ def open_task_counts(session: Session) -> dict[uuid.UUID, int]:
     return {uuid.UUID(str(agent_id)): int(count) for agent_id, count in rows}
 
 
-def unassigned_inbox_tasks(session: Session, limit: int = 200) -> list[Task]:
-    """Tasks in the inbox with nobody assigned, oldest first (goals included)."""
-    rows = session.execute(
-        select(*RAW_TASK_COLUMNS)
-        .where(unassigned_in_inbox())
-        .order_by(TaskRow.task_id)
-        .limit(limit)
-    ).all()
-    return _assemble(session, rows)
+def unassigned_inbox_tasks(session: Session, *, goals: bool, limit: int = 200) -> list[Task]:
+    """The goals (or the other tasks) in the inbox with nobody assigned, oldest first."""
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    params = {"tenant_id": tenant_of(session), "goals": goals, "limit": limit}
+    return _assemble(session, session.connection().execute(_UNASSIGNED_INBOX, params).all())
+
+
+def has_unassigned_inbox(session: Session) -> bool:
+    """Whether any task or goal waits in the inbox with nobody assigned."""
+    session.flush()
+    params = {"tenant_id": tenant_of(session)}
+    return bool(session.connection().execute(_ANY_UNASSIGNED_INBOX, params).scalar())
+
+
+# An orchestrator's every turn asks both: built once, run as Core, scoped to the tenant by hand.
+_UNASSIGNED_INBOX = (
+    select(*RAW_TASK_COLUMNS)
+    .where(unassigned_in_inbox(bindparam("tenant_id")), TaskRow.is_goal == bindparam("goals"))
+    .order_by(TaskRow.task_id)
+    .limit(bindparam("limit"))
+)
+_ANY_UNASSIGNED_INBOX = select(exists().where(unassigned_in_inbox(bindparam("tenant_id"))))
 
 
 def dependents_of(session: Session, task_id: uuid.UUID) -> list[Task]:
@@ -321,18 +381,6 @@ def subtasks_of(session: Session, task_id: uuid.UUID) -> list[Task]:
     return _assemble(session, rows)
 
 
-def with_subtasks(session: Session, task_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    """The tasks among `task_ids` that have subtasks (one query for them all)."""
-    wanted = list(dict.fromkeys(task_ids))
-    if not wanted:
-        return set()
-    return set(
-        session.scalars(
-            select(TaskRow.parent_task_id).where(TaskRow.parent_task_id.in_(wanted)).distinct()
-        )
-    )
-
-
 def tasks_by_id(session: Session, task_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Task]:
     """The tasks among `task_ids` that exist."""
     wanted = list(dict.fromkeys(task_ids))
@@ -350,12 +398,25 @@ def _acting(session: Session, actor: Actor, agent_id: uuid.UUID | None) -> Actor
     return Actor.agent(agent_id)
 
 
+def _missing_tasks(session: Session, task_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `task_ids` that are not tasks of the session's tenant."""
+    if not task_ids:
+        return set()
+    session.flush()
+    tenant_id = session.info.get("tenant_id")  # None: a session for every tenant
+    query = _TASK_IDS if tenant_id is not None else _TASK_IDS_ANY_TENANT
+    found = session.connection().execute(query, {"ids": task_ids, "tenant_id": tenant_id})
+    return set(task_ids) - {uuid.UUID(str(task_id)) for (task_id,) in found}
+
+
+_TASK_IDS_ANY_TENANT = select(type_coerce(TaskRow.task_id, RAW)).where(
+    TaskRow.task_id.in_(bindparam("ids", expanding=True))
+)
+_TASK_IDS = _TASK_IDS_ANY_TENANT.where(TaskRow.tenant_id == bindparam("tenant_id"))
+
+
 def _require_tasks(session: Session, task_ids: Iterable[uuid.UUID], field: str) -> None:
-    wanted = set(task_ids)
-    if not wanted:
-        return
-    found = set(session.scalars(select(TaskRow.task_id).where(TaskRow.task_id.in_(wanted))))
-    missing = sorted(str(task_id) for task_id in wanted - found)
+    missing = sorted(str(task_id) for task_id in _missing_tasks(session, list(set(task_ids))))
     if missing:
         raise InvalidInput(f"unknown task(s): {', '.join(missing)}", field=field)
 
@@ -424,7 +485,14 @@ def add_task(
         raise InvalidInput("a goal is a top-level task and cannot have a parent", field="is_goal")
     assignees = require_agents(session, data.assignee_ids)
     depends_on = list(dict.fromkeys(data.depends_on))
-    _require_tasks(session, depends_on, "depends_on")
+    parent = [data.parent_task_id] if data.parent_task_id is not None else []
+    # One read for both. A new task cannot be its parent's ancestor: nothing descends from it.
+    missing = _missing_tasks(session, [*depends_on, *parent])
+    if missing - set(parent):
+        unknown = ", ".join(sorted(str(task_id) for task_id in missing - set(parent)))
+        raise InvalidInput(f"unknown task(s): {unknown}", field="depends_on")
+    if missing:
+        raise InvalidInput(f"unknown parent task {data.parent_task_id}", field="parent_task_id")
     row = TaskRow(
         task_id=new_id(),
         title=data.title,
@@ -436,17 +504,27 @@ def add_task(
         created_by_agent_id=actor.agent_id if actor.kind is ActorKind.AGENT else None,
         created_by_user_id=actor.user_id,
         due_at=data.due_at,
+        parent_task_id=data.parent_task_id,
     )
-    if data.parent_task_id is not None:
-        _check_parent(session, row.task_id, data.parent_task_id)
-        row.parent_task_id = data.parent_task_id
     session.add(row)
     session.flush()
-    session.add_all(
-        TaskDependencyRow(task_id=row.task_id, depends_on_task_id=dep) for dep in depends_on
-    )
-    session.add_all(TaskAssigneeRow(task_id=row.task_id, agent_id=a.agent_id) for a in assignees)
-    session.flush()
+    # Its children as Core inserts: rows of a task nothing has read yet (no memo to drop).
+    if depends_on:
+        session.connection().execute(
+            insert(TaskDependencyRow),
+            [
+                {"task_id": row.task_id, "depends_on_task_id": dep, "tenant_id": row.tenant_id}
+                for dep in depends_on
+            ],
+        )
+    if assignees:
+        session.connection().execute(
+            insert(TaskAssigneeRow),
+            [
+                {"task_id": row.task_id, "agent_id": a.agent_id, "tenant_id": row.tenant_id}
+                for a in assignees
+            ],
+        )
     kind = "goal" if row.is_goal else "task"
     record_event(
         session,

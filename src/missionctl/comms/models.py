@@ -94,6 +94,7 @@ class QuestionRow(TenantMixin, Base):
     __table_args__ = (
         Index("ix_questions_status", "tenant_id", "status", "created_at"),
         Index("ix_questions_task", "task_id"),
+        Index("ix_questions_agent", "agent_id", "status"),
     )
 
     question_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

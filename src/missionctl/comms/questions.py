@@ -230,13 +230,3 @@ def open_question_on(agent_id: IdRef, task_id: IdRef) -> ColumnElement[bool]:
         QuestionRow.status == QuestionStatus.OPEN.value,
         QuestionRow.task_id == task_id,
     )
-
-
-def has_open_question(session: Session, agent_id: uuid.UUID, task_id: uuid.UUID | None) -> bool:
-    """Whether the agent waits for an answer about this task (or about anything, for None)."""
-    query = select(QuestionRow.question_id).where(
-        QuestionRow.agent_id == agent_id, QuestionRow.status == QuestionStatus.OPEN.value
-    )
-    if task_id is not None:
-        query = query.where(QuestionRow.task_id == task_id)
-    return session.scalar(query.limit(1)) is not None

@@ -395,11 +395,16 @@ def mark_all_read(session: Session, data: MarkAllRead, *, actor: Actor) -> int:
     return int(updated)
 
 
-def undelivered(agent_id: IdRef, kind: NotificationKind | None = None) -> ColumnElement[bool]:
-    """Where-clause: notifications (of `kind`, or any) waiting for the agent."""
+def undelivered(
+    agent_id: IdRef, kind: NotificationKind | None = None, tenant_id: IdRef | None = None
+) -> ColumnElement[bool]:
+    """Where-clause: notifications (of `kind`, or any) waiting for the agent (Core statements
+    name the `tenant_id`, which the session does not add for them, so the index is used)."""
     clause = and_(
         NotificationRow.recipient_agent_id == agent_id, NotificationRow.is_delivered.is_(False)
     )
+    if tenant_id is not None:
+        clause = and_(NotificationRow.tenant_id == tenant_id, clause)
     return clause if kind is None else and_(clause, NotificationRow.kind == kind.value)
 
 

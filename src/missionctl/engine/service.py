@@ -125,10 +125,13 @@ def _values(session: Session, job: NewJob, now: datetime) -> dict[str, Any]:
     }
 
 
+_INSERT_JOB = JOB_TABLE.insert()
+
+
 def _insert(session: Session, job: NewJob) -> uuid.UUID:
     values = _values(session, job, utcnow())
     if job.idempotency_key is None:
-        session.execute(JOB_TABLE.insert().values(**values))
+        session.connection().execute(_INSERT_JOB, values)  # built once: every turn enqueues
         _mark_enqueued(session)
         return values["job_id"]  # type: ignore[no-any-return]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite

@@ -39,7 +39,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from missionctl.common import Actor, Page, decode_int_cursor, split_page
-from missionctl.db import Staged, delete_some, stamp_tenant, utcnow
+from missionctl.db import Staged, delete_some, stamp_tenant, tenant_of, utcnow
 from missionctl.events.models import EventRow
 from missionctl.events.schemas import Event, EventFilter, Order
 from missionctl.signals import EVENTS
@@ -300,6 +300,21 @@ def last_activity(
         if row is not None:
             found[task_id] = (row.event_type, row.created_at)
     return found
+
+
+def recent_activity(session: Session, limit: int) -> list[tuple[datetime, str]]:
+    """The time and summary of the tenant's newest `limit` events, newest first."""
+    params = {"tenant_id": tenant_of(session), "limit": limit}
+    return [(at, summary) for at, summary in session.connection().execute(_RECENT, params)]
+
+
+# WORKING.md shows it on every plan: built once, run as Core, scoped to the tenant by hand.
+_RECENT = (
+    select(EventRow.created_at, EventRow.summary)
+    .where(EventRow.tenant_id == bindparam("tenant_id"))
+    .order_by(EventRow.event_id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 def latest_event_id(session: Session) -> int:

@@ -20,23 +20,25 @@ User text never reaches either query language as syntax: `search_terms` keeps wo
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Float,
+    Select,
     String,
     Text,
     and_,
     bindparam,
     column,
     func,
-    literal,
     literal_column,
+    or_,
     select,
     table,
 )
@@ -106,75 +108,115 @@ def idf(total: int, found: int) -> float:
     return math.log(1.0 + (total - found + 0.5) / (found + 0.5))
 
 
-def _tsquery(text: str) -> ColumnElement[Any]:
-    return func.to_tsquery(literal_column("'english'::regconfig"), literal(text, String))
+def text_matches(
+    session: Session,
+    terms: Sequence[str],
+    shape: tuple[str, ...],
+    params: dict[str, Any],
+) -> list[tuple[MemoryRow, float]]:
+    """The best `CANDIDATES` memories matching any term (and the filter `shape` with its
+    `params`: see `filter_clause`), with raw relevance."""
+    if not terms:
+        return []
+    # The session scopes ORM queries to its tenant anyway; said again because scores and
+    # counts (document frequencies) must never be computed over another tenant's memories.
+    params = {**params, "tenant_id": tenant_of(session)}
+    if session.get_bind().dialect.name == "postgresql":
+        queries = [tsquery_text([term]) for term in terms]
+        rows = session.execute(_per_term(shape), {**params, "term_queries": queries}).all()
+        total = int(rows[0][2]) if rows else 0  # one row per term, each with the same total
+        found = {int(n): int(count) for n, count, _total in rows}
+        weights = [idf(total, found.get(n, 0)) for n in range(1, len(queries) + 1)]
+        params |= {
+            "term_queries_ranked": queries,
+            "term_weights": weights,
+            "tsquery": tsquery_text(terms),
+        }
+        statement = _postgres_matches(shape)
+    else:
+        params["fts_query"] = fts5_query(terms)
+        statement = _sqlite_matches(shape)
+    return [(row, float(raw or 0.0)) for row, raw in session.execute(statement, params)]
 
 
-def _postgres_relevance(
-    session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]]
-) -> ColumnElement[float]:
-    """The sum of idf(term) * ts_rank(term): ts_rank alone knows nothing of how rare a term is.
+# Each filter a search may have, on bound parameters: the statements below are built once per
+# combination of them (building one cost more than running it).
+_FILTERS: dict[str, Callable[[], ColumnElement[bool]]] = {
+    "visible": lambda: or_(MemoryRow.agent_id.is_(None), MemoryRow.agent_id == _bound("agent_id")),
+    "own": lambda: MemoryRow.agent_id == _bound("agent_id"),
+    "agents_only": lambda: MemoryRow.agent_id.is_not(None),
+    "kind": lambda: MemoryRow.kind == bindparam("kind", type_=String),
+    "task": lambda: MemoryRow.task_id == _bound("task_id"),
+}
 
-    The terms travel as arrays (`unnest`), so both statements keep one shape whatever the
-    number of terms: compiled once, and cheap to build (a subquery per term cost several ms).
-    """
-    queries = [tsquery_text([term]) for term in terms]
-    term = (
-        func.unnest(bindparam("term_queries", queries, type_=ARRAY(Text)))
-        .table_valued("query", with_ordinality="n")
-        .render_derived()
+
+def _bound(name: str) -> Any:
+    return bindparam(name, type_=MemoryRow.memory_id.type)
+
+
+def filter_clause(shape: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    """The where-clauses of a filter shape (names of `_FILTERS`), the tenant's first."""
+    return [MemoryRow.tenant_id == _bound("tenant_id"), *(_FILTERS[name]() for name in shape)]
+
+
+def _ranked(statement: Select[Any], relevance: ColumnElement[Any]) -> Select[Any]:
+    return statement.order_by(relevance.desc(), MemoryRow.memory_id.desc()).limit(CANDIDATES)
+
+
+@functools.cache
+def _sqlite_matches(shape: tuple[str, ...]) -> Select[Any]:
+    # bm25() is lower for better matches; negated, higher is better as for ts_rank.
+    relevance = (-func.bm25(_FTS_TABLE, literal_column(_BM25_WEIGHTS))).label("relevance")
+    statement = (
+        select(MemoryRow, relevance)
+        .join(_FTS, _FTS.c.rowid == literal_column("memories.rowid"))
+        .where(_FTS_TABLE.op("MATCH")(bindparam("fts_query", type_=String)))
+        .where(*filter_clause(shape))
     )
-    matched = and_(*where, _VECTOR.op("@@")(_tsquery_of(term.c.query)))
-    searched = select(func.count()).select_from(MemoryRow).where(*where).correlate(None)
-    per_term = (
-        select(term.c.n, func.count(MemoryRow.memory_id), searched.scalar_subquery())
-        .select_from(term.outerjoin(MemoryRow, matched))
-        .group_by(term.c.n)
-    )
-    rows = session.execute(per_term).all()  # one row per term, each with the same total
-    total = int(rows[0][2]) if rows else 0
-    found = {int(n): int(count) for n, count, _total in rows}
-    weights = [idf(total, found.get(n, 0)) for n in range(1, len(queries) + 1)]
-    weighted = (
-        func.unnest(
-            bindparam("term_queries_ranked", queries, type_=ARRAY(Text)),
-            bindparam("term_weights", weights, type_=ARRAY(Float)),
-        )
-        .table_valued("query", "weight")
-        .render_derived()
-    )
-    return (
-        select(func.sum(weighted.c.weight * func.ts_rank(_VECTOR, _tsquery_of(weighted.c.query))))
-        .select_from(weighted)
-        .scalar_subquery()
-    )
+    return _ranked(statement, relevance)
 
 
 def _tsquery_of(text: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.to_tsquery(literal_column("'english'::regconfig"), text)
 
 
-def text_matches(
-    session: Session, terms: Sequence[str], where: Sequence[ColumnElement[bool]]
-) -> list[tuple[MemoryRow, float]]:
-    """The best `CANDIDATES` memories matching any term (and `where`), with raw relevance."""
-    if not terms:
-        return []
-    # The session scopes ORM queries to its tenant anyway; said again because scores and
-    # counts (document frequencies) must never be computed over another tenant's memories.
-    where = [MemoryRow.tenant_id == tenant_of(session), *where]
-    if session.get_bind().dialect.name == "postgresql":
-        relevance = _postgres_relevance(session, terms, where).label("relevance")
-        matched = _VECTOR.op("@@")(_tsquery(tsquery_text(terms)))
-        statement = select(MemoryRow, relevance).where(matched)
-    else:
-        # bm25() is lower for better matches; negated, higher is better as for ts_rank.
-        relevance = (-func.bm25(_FTS_TABLE, literal_column(_BM25_WEIGHTS))).label("relevance")
-        statement = (
-            select(MemoryRow, relevance)
-            .join(_FTS, _FTS.c.rowid == literal_column("memories.rowid"))
-            .where(_FTS_TABLE.op("MATCH")(literal(fts5_query(terms), String)))
+@functools.cache
+def _per_term(shape: tuple[str, ...]) -> Select[Any]:
+    """PostgreSQL: per term (as arrays, `unnest`: one shape whatever the number of terms), how
+    many of the memories searched it matches, and how many are searched."""
+    where = filter_clause(shape)
+    term = (
+        func.unnest(bindparam("term_queries", type_=ARRAY(Text)))
+        .table_valued("query", with_ordinality="n")
+        .render_derived()
+    )
+    matched = and_(*where, _VECTOR.op("@@")(_tsquery_of(term.c.query)))
+    searched = select(func.count()).select_from(MemoryRow).where(*where).correlate(None)
+    return (
+        select(term.c.n, func.count(MemoryRow.memory_id), searched.scalar_subquery())
+        .select_from(term.outerjoin(MemoryRow, matched))
+        .group_by(term.c.n)
+    )
+
+
+@functools.cache
+def _postgres_matches(shape: tuple[str, ...]) -> Select[Any]:
+    """PostgreSQL: relevance is the sum of idf(term) * ts_rank(term), the idf weights from
+    `_per_term` (ts_rank alone knows nothing of how rare a term is)."""
+    weighted = (
+        func.unnest(
+            bindparam("term_queries_ranked", type_=ARRAY(Text)),
+            bindparam("term_weights", type_=ARRAY(Float)),
         )
-    ordered = statement.where(*where).order_by(relevance.desc(), MemoryRow.memory_id.desc())
-    rows = session.execute(ordered.limit(CANDIDATES)).all()
-    return [(row, float(raw or 0.0)) for row, raw in rows]
+        .table_valued("query", "weight")
+        .render_derived()
+    )
+    relevance = (
+        select(func.sum(weighted.c.weight * func.ts_rank(_VECTOR, _tsquery_of(weighted.c.query))))
+        .select_from(weighted)
+        .scalar_subquery()
+        .label("relevance")
+    )
+    matched = _VECTOR.op("@@")(_tsquery_of(bindparam("tsquery", type_=String)))
+    statement = select(MemoryRow, relevance).where(matched, *filter_clause(shape))
+    return _ranked(statement, relevance)

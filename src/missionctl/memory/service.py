@@ -15,7 +15,7 @@ from missionctl.board.transitions import TaskStatus
 from missionctl.common import MAX_PAGE_SIZE, Actor
 from missionctl.comms.schemas import MessageFilter
 from missionctl.comms.service import list_messages
-from missionctl.db import utcnow
+from missionctl.db import tenant_of, utcnow
 from missionctl.errors import NotFound
 from missionctl.events.service import DomainEvent, on_event, record_event
 from missionctl.memory import search
@@ -96,28 +96,30 @@ def get_memory(
 
 def search_memories(session: Session, memory_filter: MemoryFilter) -> list[MemoryHit]:
     """Memories best matching `q` (see `memory.search` for the ranking); without it, newest."""
-    where: list[ColumnElement[bool]] = []
+    shape: list[str] = []
+    params: dict[str, object] = {}
     if memory_filter.agent_id is not None:
-        where.append(
-            _visible_to(memory_filter.agent_id)
-            if memory_filter.include_shared
-            else MemoryRow.agent_id == memory_filter.agent_id
-        )
+        shape.append("visible" if memory_filter.include_shared else "own")
+        params["agent_id"] = memory_filter.agent_id
     elif not memory_filter.include_shared:
-        where.append(MemoryRow.agent_id.is_not(None))
+        shape.append("agents_only")
     if memory_filter.kind is not None:
-        where.append(MemoryRow.kind == memory_filter.kind.value)
+        shape.append("kind")
+        params["kind"] = memory_filter.kind.value
     if memory_filter.task_id is not None:
-        where.append(MemoryRow.task_id == memory_filter.task_id)
+        shape.append("task")
+        params["task_id"] = memory_filter.task_id
     if memory_filter.q is None or not memory_filter.q.strip():
         rows = session.scalars(
             select(MemoryRow)
-            .where(*where)
+            .where(*search.filter_clause(tuple(shape)))
             .order_by(MemoryRow.created_at.desc(), MemoryRow.memory_id.desc())
-            .limit(memory_filter.limit)
+            .limit(memory_filter.limit),
+            params | {"tenant_id": tenant_of(session)},
         )
         return [MemoryHit(memory=Memory.model_validate(row), score=None) for row in rows]
-    matches = search.text_matches(session, search.search_terms(memory_filter.q), where)
+    terms = search.search_terms(memory_filter.q)
+    matches = search.text_matches(session, terms, tuple(shape), params)
     ranked = search.rank(matches, utcnow())[: memory_filter.limit]
     return [MemoryHit(memory=Memory.model_validate(row), score=value) for row, value in ranked]
 

@@ -113,7 +113,10 @@ class UsageRow(TenantMixin, Base):
     """One model request: who asked, which deployment answered, tokens, cost, outcome."""
 
     __tablename__ = "model_usage"
-    __table_args__ = (Index("ix_model_usage_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_model_usage_tenant_created", "tenant_id", "created_at"),
+        Index("ix_model_usage_run", "run_id"),
+    )
 
     usage_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,7 +31,6 @@ from missionctl.board.schemas import Task, TaskStatus, TaskStatusChange
 from missionctl.common import Actor
 from missionctl.comms.questions import (
     claim_answered_question,
-    has_open_question,
     open_question_on,
     unresumed_answer,
 )
@@ -69,6 +68,7 @@ INSTRUCTIONS = {
     "in the thread for you.",
 }
 THREAD_LIMIT = 200
+GOALS_TO_TRY = 5
 EXCERPT_CHARS = 300
 
 
@@ -94,29 +94,30 @@ def _start(session: Session, task: Task, agent: Agent) -> None:
 
 
 def _goal_to_plan(session: Session, agent: Agent) -> Task | None:
-    for task in board.unassigned_inbox_tasks(session):
-        if task.is_goal and (claimed := board.claim_task(session, task.task_id, agent.agent_id)):
+    # A few: a claim fails only where another planner took the goal meanwhile.
+    for task in board.unassigned_inbox_tasks(session, goals=True, limit=GOALS_TO_TRY):
+        if claimed := board.claim_task(session, task.task_id, agent.agent_id):
             return claimed
-    goals = [
-        task
-        for task in board.open_tasks_for_agent(session, agent.agent_id)
-        if task.is_goal and task.status in (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS)
-    ]
-    planned = board.with_subtasks(session, [goal.task_id for goal in goals])
-    return next((goal for goal in goals if goal.task_id not in planned), None)
+    found = board.read_tasks(session, _first_ready(goal=True), {"agent_id": agent.agent_id})
+    return next(iter(found), None)
 
 
 def _task_to_work_on(session: Session, agent: Agent) -> Task | None:
-    for task in board.open_tasks_for_agent(session, agent.agent_id):
-        if task.is_goal or task.status not in (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS):
-            continue
-        waiting_for = board.tasks_by_id(session, task.depends_on)
-        if any(dep.status is not TaskStatus.DONE for dep in waiting_for.values()):
-            continue
-        if has_open_question(session, agent.agent_id, task.task_id):
-            continue
-        return task
-    return None
+    found = board.read_tasks(session, _first_ready(goal=False), {"agent_id": agent.agent_id})
+    return next(iter(found), None)
+
+
+@functools.cache
+def _first_ready(*, goal: bool) -> Select[*tuple[Any, ...]]:
+    """The agent's most urgent goal to plan (`goal`: assigned to it and no subtasks yet), or
+    task to work on (its dependencies done, no question of its own open on it). Built once:
+    every turn asks one of them."""
+    agent_id = bindparam("agent_id", type_=Uuid())
+    where = board.ready_for(agent_id)
+    if goal:
+        return board.ready_first(where & board.THE_TASK_IS_GOAL)
+    waits = exists().where(open_question_on(agent_id, board.THE_TASK_ID))
+    return board.ready_first(where & ~board.THE_TASK_IS_GOAL & ~waits)
 
 
 def has_work(session: Session, agent_id: uuid.UUID) -> bool:
@@ -140,17 +141,18 @@ def _has_work_statement() -> Select[bool, bool]:
     # Built once, run as a Core statement (the hot path of every idle agent): agent-scoped
     # clauses need no tenant filter (agent ids are unique), the inbox one names the tenant.
     agent_id = bindparam("agent_id", type_=Uuid())
+    tenant_id = bindparam("tenant_id", type_=Uuid())
     return select(
-        exists().where(undelivered(agent_id, NotificationKind.MENTION))
+        exists().where(undelivered(agent_id, NotificationKind.MENTION, tenant_id))
         | exists().where(unresumed_answer(agent_id))
         | exists().where(
             TaskReviewRow.reviewer_agent_id == agent_id, TaskReviewRow.status == "requested"
         )
         | exists().where(
-            board.ready_for(agent_id),
+            board.ready_for(agent_id, tenant_id),
             ~exists().where(open_question_on(agent_id, board.THE_TASK_ID)),
         ),
-        exists().where(board.unassigned_in_inbox(bindparam("tenant_id", type_=Uuid()))),
+        exists().where(board.unassigned_in_inbox(tenant_id)),
     )
 
 

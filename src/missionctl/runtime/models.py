@@ -36,7 +36,10 @@ class TaskReviewRow(TenantMixin, Base):
     """One review round of a task: who reviews it and what they decided."""
 
     __tablename__ = "task_reviews"
-    __table_args__ = (Index("ix_task_reviews_task", "task_id", "round"),)
+    __table_args__ = (
+        Index("ix_task_reviews_task", "task_id", "round"),
+        Index("ix_task_reviews_reviewer", "reviewer_agent_id", "status"),
+    )
 
     review_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.task_id", ondelete="CASCADE"))

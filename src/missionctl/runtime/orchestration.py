@@ -149,7 +149,7 @@ def assign_all(
 
 def triage(session: Session, by: Agent, policy: Policy) -> int:
     """Assign the inbox's unassigned tasks that are not goals; how many were assigned."""
-    waiting = [task for task in board.unassigned_inbox_tasks(session) if not task.is_goal]
+    waiting = board.unassigned_inbox_tasks(session, goals=False)
     if not waiting:
         return 0
     pool = candidates(session, policy.capacity)
@@ -408,7 +408,7 @@ def _after_done(session: Session, task: Task) -> None:
             if goal.status is TaskStatus.ASSIGNED:
                 _move(session, goal.task_id, TaskStatus.IN_PROGRESS, None, "")
             _move(session, goal.task_id, TaskStatus.REVIEW, None, "every subtask is done")
-    if board.unassigned_inbox_tasks(session, limit=1) and (lead := orchestrator(session)):
+    if board.has_unassigned_inbox(session) and (lead := orchestrator(session)):
         request_turn(session, lead.agent_id)
 
 

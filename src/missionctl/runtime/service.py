@@ -24,15 +24,16 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, case, select, update
+from sqlalchemy import Row, Table, bindparam, case, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from missionctl.agents.models import AgentRow
 from missionctl.db import Staged, tenant_of, utcnow
+from missionctl.engine.models import JobRow
 from missionctl.engine.schemas import JobStatus
-from missionctl.engine.service import PENDING_STATUSES, enqueue, is_job_pending, job_status
+from missionctl.engine.service import PENDING_STATUSES, enqueue
 from missionctl.events.service import DomainEvent, on_event, write_staged_events
 from missionctl.runtime.models import AgentTurnRow
 
@@ -46,19 +47,35 @@ _REQUESTS = Staged("turn_requests")
 TURNS = cast(Table, AgentTurnRow.__table__)  # hot paths use Core statements (no ORM overhead)
 
 
-_LOCK_STATE = (
-    select(AgentTurnRow)
-    .where(AgentTurnRow.agent_id == bindparam("agent_id"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
+_QUEUED = aliased(JobRow, name="queued_job")
+_RUNNING = aliased(JobRow, name="running_job")
+# The agent's turn state, locked for the unit of work (PostgreSQL; on SQLite the writer holds the
+# database), with the status of its queued and running jobs and the agent's capabilities (whether
+# its turns go first): what starting, ending or requesting a turn decides on, in one statement.
+# Built once and run as Core: every turn and every wake-up reads it.
+_STATE = (
+    select(
+        TURNS.c.queued_job_id,
+        TURNS.c.running_job_id,
+        TURNS.c.wake_pending,
+        TURNS.c.turns,
+        _QUEUED.status.label("queued_status"),
+        _RUNNING.status.label("running_status"),
+        select(AgentRow.capabilities)
+        .where(AgentRow.agent_id == TURNS.c.agent_id)
+        .scalar_subquery()
+        .label("capabilities"),
+    )
+    .select_from(
+        TURNS.outerjoin(_QUEUED, _QUEUED.job_id == TURNS.c.queued_job_id).outerjoin(
+            _RUNNING, _RUNNING.job_id == TURNS.c.running_job_id
+        )
+    )
+    .where(TURNS.c.agent_id == bindparam("agent_id"))
+    .with_for_update(of=TURNS)
 )
-# The same, with the agent's capabilities (whether its turns go first) in the same statement.
-_LOCK_STATE_AND_CAPABILITIES = _LOCK_STATE.add_columns(
-    select(AgentRow.capabilities)
-    .where(AgentRow.agent_id == AgentTurnRow.agent_id)
-    .scalar_subquery()
-    .label("capabilities")
-)
+# Sets the columns named in the parameters besides `state_of`.
+_SET_STATE = update(TURNS).where(TURNS.c.agent_id == bindparam("state_of"))
 
 
 def _add_state(session: Session, agent_id: uuid.UUID) -> None:
@@ -70,30 +87,31 @@ def _add_state(session: Session, agent_id: uuid.UUID) -> None:
     )
 
 
-def _state(session: Session, agent_id: uuid.UUID) -> AgentTurnRow:
-    """The agent's turn state, locked for this unit of work (made with the agent, or here for
-    an agent older than that)."""
-    state: AgentTurnRow = _locked(session, agent_id, _LOCK_STATE)[0]
-    return state
-
-
-def _locked(session: Session, agent_id: uuid.UUID, statement: Select[Any]) -> Row[Any]:
-    found = session.execute(statement, {"agent_id": agent_id}).first()
+def _state(session: Session, agent_id: uuid.UUID) -> Row[Any]:
+    """The agent's turn state, locked (`_STATE`); made here for an agent older than turn states
+    (an agent's is made with it)."""
+    conn = session.connection()
+    found = conn.execute(_STATE, {"agent_id": agent_id}).first()
     if found is None:
         _add_state(session, agent_id)
-        found = session.execute(statement, {"agent_id": agent_id}).first()
+        found = conn.execute(_STATE, {"agent_id": agent_id}).first()
     assert found is not None
     return found
+
+
+def _set_state(session: Session, agent_id: uuid.UUID, **values: Any) -> None:
+    session.connection().execute(_SET_STATE, {"state_of": agent_id, **values})
+
+
+def _is_live(state: Row[Any]) -> bool:
+    """Whether the state's running job may still run."""
+    return state.running_job_id is not None and state.running_status in PENDING_STATUSES
 
 
 @on_event("agent.created")
 def _new_agent_state(session: Session, event: DomainEvent) -> None:
     if event.agent_id is not None:
         _add_state(session, event.agent_id)
-
-
-def _is_live(session: Session, job_id: uuid.UUID | None) -> bool:
-    return job_id is not None and is_job_pending(session, job_id)
 
 
 def request_turn(session: Session, agent_id: uuid.UUID) -> None:
@@ -122,37 +140,33 @@ def _apply_turn_requests(session: Session) -> None:
 
 def request_turn_now(session: Session, agent_id: uuid.UUID) -> bool:
     """`request_turn` applied at once; True when this call enqueued the turn."""
-    found = _locked(session, agent_id, _LOCK_STATE_AND_CAPABILITIES)
-    state: AgentTurnRow = found[0]
-    queued = job_status(session, state.queued_job_id) if state.queued_job_id else None
+    state = _state(session, agent_id)
+    queued = state.queued_status if state.queued_job_id else None
     if queued in PENDING_STATUSES and queued != JobStatus.RUNNING.value:
         return False  # it has not started: it will see what this unit of work did
-    if queued == JobStatus.RUNNING.value or _is_live(session, state.running_job_id):
-        state.wake_pending = True
-        session.flush()
+    if queued == JobStatus.RUNNING.value or _is_live(state):
+        _set_state(session, agent_id, wake_pending=True)
         return False
-    is_planner = ORCHESTRATOR_CAPABILITY in (found.capabilities or ())
-    state.queued_job_id = enqueue(
+    is_planner = ORCHESTRATOR_CAPABILITY in (state.capabilities or ())
+    job_id = enqueue(
         session,
         TURN_JOB,
         {"agent_id": str(agent_id)},
         priority=PLANNER_TURN_PRIORITY if is_planner else 0,
     )
-    session.flush()
+    _set_state(session, agent_id, queued_job_id=job_id)
     return True
 
 
 def start_turn(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> bool:
     """Mark the agent's turn as running in `job_id`; False when another turn is running."""
     state = _state(session, agent_id)
-    if state.queued_job_id == job_id:
-        state.queued_job_id = None
-    if state.running_job_id not in (None, job_id) and _is_live(session, state.running_job_id):
-        state.wake_pending = True  # the running turn enqueues another when it ends
-        session.flush()
+    queued = None if state.queued_job_id == job_id else state.queued_job_id
+    if state.running_job_id not in (None, job_id) and _is_live(state):
+        # The running turn enqueues another when it ends.
+        _set_state(session, agent_id, queued_job_id=queued, wake_pending=True)
         return False
-    state.running_job_id = job_id
-    session.flush()
+    _set_state(session, agent_id, queued_job_id=queued, running_job_id=job_id)
     return True
 
 
@@ -186,15 +200,16 @@ def end_turn(
 ) -> None:
     """Record how the turn ended; start the next one if work arrived meanwhile (or `more`)."""
     state = _state(session, agent_id)
-    if state.running_job_id == job_id:
-        state.running_job_id = None
-    state.turns += 1
-    state.last_outcome = outcome
-    state.last_turn_at = utcnow()
-    again = state.wake_pending or more
-    state.wake_pending = False
-    session.flush()
-    if again:
+    _set_state(
+        session,
+        agent_id,
+        running_job_id=None if state.running_job_id == job_id else state.running_job_id,
+        turns=state.turns + 1,
+        last_outcome=outcome,
+        last_turn_at=utcnow(),
+        wake_pending=False,
+    )
+    if state.wake_pending or more:
         request_turn(session, agent_id)
 
 

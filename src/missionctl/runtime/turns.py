@@ -163,7 +163,12 @@ class _Busy(Exception):
 
 
 def begin(
-    session: Session, job: JobContext, agent_id: uuid.UUID, *, lock_first: bool = False
+    session: Session,
+    job: JobContext,
+    agent_id: uuid.UUID,
+    *,
+    lock_first: bool = False,
+    seen: dict[str, AgentInfo] | None = None,
 ) -> dict[str, Any] | Uncheckpointed[dict[str, Any]]:
     """The turn's first checkpoint: what it works on and everything it shows the model.
 
@@ -179,6 +184,8 @@ def begin(
     if lock_first and not service.start_turn(session, agent_id, job.job_id):
         return {"outcome": "busy"}
     agent = get_agent(session, agent_id)
+    if seen is not None:
+        seen["agent"] = agent  # the loop's model is made for it (not read again)
     notifications = agenda.hand_over_notifications(session, agent_id)
     work, state = agenda.choose_work(session, agent, notifications, policy_of(job))
     if not lock_first and not service.start_turn(session, agent_id, job.job_id):
@@ -274,25 +281,31 @@ class TurnRunner:
     def run(self, job: JobContext) -> dict[str, Any]:
         """The `agent.turn` job."""
         agent_id = uuid.UUID(str(job.payload["agent_id"]))
+        seen: dict[str, AgentInfo] = {}
         try:
-            begun = job.step("begin", lambda s: begin(s, job, agent_id))
+            begun = job.step("begin", lambda s: begin(s, job, agent_id, seen=seen))
         except _Busy:
-            begun = job.step("begin", lambda s: begin(s, job, agent_id, lock_first=True))
+            begun = job.step("begin", lambda s: begin(s, job, agent_id, lock_first=True, seen=seen))
         if begun["outcome"] != "work":
             return begun
+        agent = seen.get("agent")
+        if agent is None:  # the begin came back from its checkpoint
+            with job.db.transaction(job.tenant_id, write=False) as session:
+                agent = get_agent(session, agent_id)
         try:
-            outcome = run_async(self._loop(job, begun))
+            outcome = run_async(self._loop(job, begun, agent))
         except ModelUnavailable as exc:
             raise RetryLater(f"model unavailable: {exc.detail}", after_seconds=30) from exc
         return job.step("finish", lambda s: finish(s, job, begun, outcome))
 
-    async def _loop(self, job: JobContext, begun: dict[str, Any]) -> dict[str, Any]:
+    async def _loop(
+        self, job: JobContext, begun: dict[str, Any], agent: AgentInfo
+    ) -> dict[str, Any]:
         definition, work = begun["definition"], Work(**begun["work"])
         task_id = uuid.UUID(work.task_id) if work.task_id else None
         agent_id = uuid.UUID(definition["agent_id"])
         settings = job.settings
-        with job.db.transaction(job.tenant_id, write=False) as session:
-            info = get_agent(session, agent_id).model_copy(update={"model": definition["model"]})
+        info = agent.model_copy(update={"model": definition["model"]})  # the pinned model
         call = CallContext(job.tenant_id, agent_id=agent_id, task_id=task_id, run_id=job.job_id)
         guard = TurnGuard(max_steps=settings.agent_max_steps)
         model = CheckpointedModel(self.model_factory(info, call), job, guard)

@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,10 +23,9 @@ from missionctl.board.service import (
 from missionctl.board.transitions import BOARD_COLUMNS
 from missionctl.common import Actor
 from missionctl.comms.service import count_undelivered, deliver_notifications
-from missionctl.db import utcnow
+from missionctl.db import tenant_of, utcnow
 from missionctl.errors import NotFound, PreconditionRequired, VersionConflict
-from missionctl.events.schemas import EventFilter
-from missionctl.events.service import last_activity, list_events, record_event
+from missionctl.events.service import last_activity, recent_activity, record_event
 from missionctl.workspace.models import WorkingNotesRow
 from missionctl.workspace.schemas import (
     HeartbeatRequest,
@@ -49,8 +48,20 @@ COLUMN_TITLES = {
 }
 
 
-def _latest_notes(session: Session) -> WorkingNotesRow | None:
-    return session.scalar(select(WorkingNotesRow).order_by(WorkingNotesRow.version.desc()).limit(1))
+def _latest_notes(session: Session) -> tuple[str, int]:
+    """The newest notes and their version ("" and 0 before the first save)."""
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    found = session.connection().execute(_LATEST, {"tenant_id": tenant_of(session)}).first()
+    return (found.content, found.version) if found else ("", 0)
+
+
+# Read on every plan (in WORKING.md): built once, run as Core, scoped to the tenant by hand.
+_LATEST = (
+    select(WorkingNotesRow.content, WorkingNotesRow.version)
+    .where(WorkingNotesRow.tenant_id == bindparam("tenant_id"))
+    .order_by(WorkingNotesRow.version.desc())
+    .limit(1)
+)
 
 
 def _cell(text: str) -> str:
@@ -69,9 +80,7 @@ def render_working_md(session: Session) -> WorkingMd:
     now = utcnow()
     agents = all_agents(session)
     names = {agent.agent_id: agent.name for agent in agents}
-    notes_row = _latest_notes(session)
-    notes = notes_row.content if notes_row else ""
-    version = notes_row.version if notes_row else 0
+    notes, version = _latest_notes(session)
     lines = [
         "# WORKING.md",
         "",
@@ -106,8 +115,8 @@ def render_working_md(session: Session) -> WorkingMd:
             lines.append(f"- … and {counts[status] - len(shown)} more")
         lines.append("")
     lines += ["## Recent activity", ""]
-    events = list_events(session, EventFilter(limit=RECENT_EVENTS)).items
-    lines += [f"- {e.created_at:%m-%d %H:%M} {e.summary}" for e in events] or ["_nothing yet_"]
+    events = recent_activity(session, RECENT_EVENTS)
+    lines += [f"- {at:%m-%d %H:%M} {summary}" for at, summary in events] or ["_nothing yet_"]
     lines += ["", "## Notes", "", notes.rstrip() or "_No notes yet._", ""]
     return WorkingMd(content="\n".join(lines), notes=notes, notes_version=version, rendered_at=now)
 
