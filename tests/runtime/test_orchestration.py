@@ -3,11 +3,19 @@ mid-goal and work resuming once it is raised, agents proposed from templates."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from missionctl.db import DEFAULT_TENANT_ID
+from missionctl.runtime.models import TaskReviewRow
+from missionctl.runtime.orchestration import pending_review
+from tests import factories
+from tests.conftest import Backend
+from tests.factories import move, ok
 from tests.runtime.conftest import StartAgents, wait_until
 
 WORKERS = [
@@ -121,3 +129,29 @@ def test_a_missing_capability_gets_a_proposed_agent_a_person_approves(
     assert api.get(f"/tasks/{proposal['task_id']}").json()["assignee_ids"] == [agent_id]
     again = api.post(f"/agent-proposals/{proposal['proposal_id']}/approve")
     assert again.status_code == 409
+
+
+def test_a_review_whose_task_a_person_took_out_of_review_is_superseded(
+    api: httpx.Client, backend: Backend
+) -> None:
+    reviewer = factories.agent(api, "checker", capabilities=["review"])
+    writer = factories.agent(api, "writer", capabilities=["writing"])
+    first = factories.task(api, "first draft", assignee_ids=[writer["agent_id"]])
+    second = factories.task(api, "second draft", assignee_ids=[writer["agent_id"]])
+    for each in (first, second):
+        for status in ("in_progress", "review"):
+            ok(move(api, each["task_id"], status))
+    ok(move(api, first["task_id"], "in_progress"))  # a person takes it back
+    reviewer_id = uuid.UUID(reviewer["agent_id"])
+    with backend.db.transaction(DEFAULT_TENANT_ID) as session:
+        review = pending_review(session, reviewer_id)
+        assert review is not None and str(review.task_id) == second["task_id"]
+    with backend.db.transaction(DEFAULT_TENANT_ID, write=False) as session:
+        states = dict(session.execute(select(TaskReviewRow.task_id, TaskReviewRow.status)).all())
+    assert states == {
+        uuid.UUID(first["task_id"]): "superseded",
+        uuid.UUID(second["task_id"]): "requested",
+    }
+    ok(move(api, second["task_id"], "in_progress"))
+    with backend.db.transaction(DEFAULT_TENANT_ID) as session:
+        assert pending_review(session, reviewer_id) is None

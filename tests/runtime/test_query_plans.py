@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from sqlalchemy.sql import Executable
 from missionctl import migrations
 from missionctl.board import service as board
 from missionctl.comms import questions
-from missionctl.runtime import agenda, service, turns
+from missionctl.comms import service as comms
+from missionctl.runtime import agenda, orchestration, service, turns
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +51,15 @@ def scans(engine: Engine, statement: Executable, params: dict[str, Any]) -> list
     return [s for plan in plans for s in plan if s.startswith("SCAN") and "CONSTANT" not in s]
 
 
+AGENT_ID, TENANT_ID = uuid.uuid4(), uuid.uuid4()
 IDS = {
-    "agent_id": uuid.uuid4(),
-    "tenant_id": uuid.uuid4(),
+    "agent_id": AGENT_ID,
+    "tenant_id": TENANT_ID,
     "job_id": uuid.uuid4(),
     "goals": True,
     "limit": 5,
 }
+DELIVER = {"d_agent": AGENT_ID, "d_tenant": TENANT_ID, "d_limit": 50, "d_now": datetime.now(UTC)}
 STATEMENTS = {
     "has work": agenda._has_work_statement(),
     "goal to plan": agenda._first_ready(goal=True),
@@ -64,9 +68,12 @@ STATEMENTS = {
     "turn state": service._STATE,
     "turn cost": turns._TURN_COST,
     "answered question": questions._ANY_UNRESUMED,
+    "notifications handed over": comms._DELIVER,
+    "reviews asked for": orchestration._REQUESTED,
 }
 
 
 @pytest.mark.parametrize("name", sorted(STATEMENTS))
 def test_hot_turn_statements_use_indexes(engine: Engine, name: str) -> None:
-    assert scans(engine, STATEMENTS[name], IDS) == []
+    params = DELIVER if name == "notifications handed over" else IDS
+    assert scans(engine, STATEMENTS[name], params) == []

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import (
@@ -31,7 +31,7 @@ from missionctl.comms.schemas import (
     NotificationFilter,
     NotificationKind,
 )
-from missionctl.db import IdRef, utcnow
+from missionctl.db import IdRef, tenant_of, utcnow
 from missionctl.errors import InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from missionctl.events.service import DomainEvent, on_event, record_event
 from missionctl.identity.members import list_members
@@ -425,18 +425,33 @@ def deliver_notifications(
     session: Session, agent_id: uuid.UUID, limit: int = 50
 ) -> list[Notification]:
     """Hand an agent its undelivered notifications (oldest first) and mark them delivered."""
-    rows = list(
-        session.scalars(
-            select(NotificationRow)
-            .where(NotificationRow.recipient_agent_id == agent_id)
-            .where(NotificationRow.is_delivered.is_(False))
-            .order_by(NotificationRow.notification_id)
-            .limit(limit)
+    session.flush()  # a Core statement on the session's connection: write pending ones first
+    tenant_id = tenant_of(session)
+    params = {"d_agent": agent_id, "d_tenant": tenant_id, "d_limit": limit, "d_now": utcnow()}
+    rows = session.connection().execute(_DELIVER, params).all()
+    found = [Notification.model_validate(row) for row in rows]
+    return sorted(found, key=lambda note: note.notification_id)
+
+
+# Every turn with work starts with it: one prebuilt statement marks them and returns them
+# (its parameters may not share a column's name).
+_NOTIFICATIONS = cast(Table, NotificationRow.__table__).c
+_DELIVER = (
+    update(NotificationRow)
+    .where(
+        _NOTIFICATIONS.notification_id.in_(
+            select(_NOTIFICATIONS.notification_id)
+            .where(
+                undelivered(
+                    bindparam("d_agent", type_=_NOTIFICATIONS.recipient_agent_id.type),
+                    tenant_id=bindparam("d_tenant", type_=_NOTIFICATIONS.tenant_id.type),
+                )
+            )
+            .order_by(_NOTIFICATIONS.notification_id)
+            .limit(bindparam("d_limit"))
+            .scalar_subquery()
         )
     )
-    now = utcnow()
-    for row in rows:
-        row.is_delivered = True
-        row.delivered_at = now
-    session.flush()
-    return [Notification.model_validate(row) for row in rows]
+    .values(is_delivered=True, delivered_at=bindparam("d_now"))
+    .returning(*_NOTIFICATIONS)
+)

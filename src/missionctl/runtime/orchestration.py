@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import Row, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from missionctl.agents.schemas import Agent, AgentStatus
 from missionctl.agents.service import all_agents, get_agent
 from missionctl.board import service as board
+from missionctl.board.models import TaskRow
 from missionctl.board.schemas import Task, TaskCreate, TaskStatus, TaskStatusChange
 from missionctl.common import Actor
 from missionctl.comms.schemas import MessageCreate, MessageType, NotificationKind
@@ -294,20 +296,39 @@ def review_counts(session: Session) -> dict[uuid.UUID, int]:
     return {uuid.UUID(str(agent_id)): int(count) for agent_id, count in rows}
 
 
-def pending_review(session: Session, agent_id: uuid.UUID) -> TaskReviewRow | None:
-    """The oldest review the agent was asked for whose task still waits in review."""
-    rows = session.scalars(
-        select(TaskReviewRow)
-        .where(TaskReviewRow.reviewer_agent_id == agent_id, TaskReviewRow.status == "requested")
-        .order_by(TaskReviewRow.created_at)
+def pending_review(session: Session, agent_id: uuid.UUID) -> Row[Any] | None:
+    """The oldest review (its `review_id` and `task_id`) the agent was asked for whose task
+    still waits in review."""
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    conn = session.connection()
+    stale = []
+    for review in conn.execute(_REQUESTED, {"agent_id": agent_id}):
+        if review.task_status == TaskStatus.REVIEW.value:
+            break
+        stale.append(review.review_id)  # the task left review some other way (a person moved it)
+    else:
+        review = None
+    if stale:
+        conn.execute(_SUPERSEDE, {"stale": stale})
+    return review
+
+
+# Every turn of a reviewer asks it: built once, run as Core (a reviewer's ids name its tenant).
+_REVIEWS = cast(Table, TaskReviewRow.__table__).c
+_REQUESTED = (
+    select(_REVIEWS.review_id, _REVIEWS.task_id, TaskRow.status.label("task_status"))
+    .join(TaskRow, TaskRow.task_id == _REVIEWS.task_id)
+    .where(
+        _REVIEWS.reviewer_agent_id == bindparam("agent_id", type_=_REVIEWS.reviewer_agent_id.type),
+        _REVIEWS.status == "requested",
     )
-    for row in rows:
-        task = board.tasks_by_id(session, [row.task_id]).get(row.task_id)
-        if task is not None and task.status is TaskStatus.REVIEW:
-            return row
-        row.status = "superseded"  # the task left review some other way (a person moved it)
-    session.flush()
-    return None
+    .order_by(_REVIEWS.created_at)
+)
+_SUPERSEDE = (
+    update(TaskReviewRow)
+    .where(_REVIEWS.review_id.in_(bindparam("stale", expanding=True)))
+    .values(status="superseded")
+)
 
 
 def apply_review(
