@@ -56,6 +56,7 @@ IDS = {
     "agent_id": AGENT_ID,
     "tenant_id": TENANT_ID,
     "job_id": uuid.uuid4(),
+    "job_ids": [uuid.uuid4(), uuid.uuid4()],
     "goals": True,
     "limit": 5,
 }
@@ -65,7 +66,8 @@ STATEMENTS = {
     "goal to plan": agenda._first_ready(goal=True),
     "task to work on": agenda._first_ready(goal=False),
     "unassigned inbox": board._UNASSIGNED_INBOX,
-    "turn state": service._STATE,
+    "turn state": service._LOCK_STATE,
+    "turn jobs": service._JOB_STATUSES,
     "turn cost": turns._TURN_COST,
     "answered question": questions._ANY_UNRESUMED,
     "notifications handed over": comms._DELIVER,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -14,7 +16,12 @@ from missionctl.engine.models import JobRow
 from missionctl.runtime import orchestration
 from missionctl.runtime.agenda import has_work
 from missionctl.runtime.models import TaskReviewRow
-from missionctl.runtime.service import PLANNER_TURN_PRIORITY, TURN_JOB, request_turn
+from missionctl.runtime.service import (
+    PLANNER_TURN_PRIORITY,
+    TURN_JOB,
+    request_turn,
+    request_turn_now,
+)
 from missionctl.workspace.service import wake
 from tests.conftest import Backend
 
@@ -139,3 +146,34 @@ def _task(session: Any, task_id: str) -> Any:
     from missionctl.board.service import get_task
 
     return get_task(session, uuid.UUID(task_id))
+
+
+def test_a_request_that_waited_for_another_sees_the_turn_it_enqueued(
+    backend: Backend, team: dict[str, dict[str, Any]]
+) -> None:
+    """Two units of work wake the same agent at once: the second waits for the first's lock on
+    the turn state, then must see the job the first enqueued (on PostgreSQL, a read joined to
+    the locking one would use the snapshot from before the wait, miss it, and enqueue again)."""
+    writer = uuid.UUID(team["writer"]["agent_id"])
+    before = turn_jobs(backend.db, str(writer))
+    locked, release = threading.Event(), threading.Event()
+    enqueued: dict[str, bool] = {}
+
+    def wake_up(name: str, hold: bool) -> None:
+        with backend.db.transaction(DEFAULT_TENANT_ID) as session:
+            enqueued[name] = request_turn_now(session, writer)
+            if hold:
+                locked.set()
+                assert release.wait(10)
+
+    first = threading.Thread(target=wake_up, args=("first", True))
+    first.start()
+    assert locked.wait(10)
+    second = threading.Thread(target=wake_up, args=("second", False))
+    second.start()
+    time.sleep(0.3)  # the second now waits for the first's lock
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert enqueued == {"first": True, "second": False}
+    assert turn_jobs(backend.db, str(writer)) == before + 1

@@ -22,12 +22,13 @@ cause, or not at all):
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from missionctl.agents.models import AgentRow
 from missionctl.db import Staged, tenant_of, utcnow
@@ -47,33 +48,43 @@ _REQUESTS = Staged("turn_requests")
 TURNS = cast(Table, AgentTurnRow.__table__)  # hot paths use Core statements (no ORM overhead)
 
 
-_QUEUED = aliased(JobRow, name="queued_job")
-_RUNNING = aliased(JobRow, name="running_job")
 # The agent's turn state, locked for the unit of work (PostgreSQL; on SQLite the writer holds the
-# database), with the status of its queued and running jobs and the agent's capabilities (whether
-# its turns go first): what starting, ending or requesting a turn decides on, in one statement.
-# Built once and run as Core: every turn and every wake-up reads it.
-_STATE = (
+# database), with the agent's capabilities (whether its turns go first). Built once and run as
+# Core: every turn and every wake-up reads it.
+_LOCK_STATE = (
     select(
         TURNS.c.queued_job_id,
         TURNS.c.running_job_id,
         TURNS.c.wake_pending,
         TURNS.c.turns,
-        _QUEUED.status.label("queued_status"),
-        _RUNNING.status.label("running_status"),
         select(AgentRow.capabilities)
         .where(AgentRow.agent_id == TURNS.c.agent_id)
         .scalar_subquery()
         .label("capabilities"),
     )
-    .select_from(
-        TURNS.outerjoin(_QUEUED, _QUEUED.job_id == TURNS.c.queued_job_id).outerjoin(
-            _RUNNING, _RUNNING.job_id == TURNS.c.running_job_id
-        )
-    )
     .where(TURNS.c.agent_id == bindparam("agent_id"))
     .with_for_update(of=TURNS)
 )
+# The status of its queued and running jobs, read once the lock is held. Not joined to the
+# locking read: on PostgreSQL a statement that waited for the lock still sees the others tables
+# as they were when it began, so it would miss the job the unit of work it waited for enqueued
+# (and enqueue a second; tests/runtime/test_wakeups.py).
+_JOB_STATUSES = select(JobRow.job_id, JobRow.status).where(
+    JobRow.job_id.in_(bindparam("job_ids", expanding=True))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _TurnState:
+    queued_job_id: uuid.UUID | None
+    running_job_id: uuid.UUID | None
+    wake_pending: bool
+    turns: int
+    capabilities: list[str]
+    queued_status: str | None
+    running_status: str | None
+
+
 # Sets the columns named in the parameters besides `state_of`.
 _SET_STATE = update(TURNS).where(TURNS.c.agent_id == bindparam("state_of"))
 
@@ -87,23 +98,33 @@ def _add_state(session: Session, agent_id: uuid.UUID) -> None:
     )
 
 
-def _state(session: Session, agent_id: uuid.UUID) -> Row[Any]:
-    """The agent's turn state, locked (`_STATE`); made here for an agent older than turn states
-    (an agent's is made with it)."""
+def _state(session: Session, agent_id: uuid.UUID) -> _TurnState:
+    """The agent's turn state, locked, with its jobs' statuses; made here for an agent older
+    than turn states (an agent's is made with it)."""
     conn = session.connection()
-    found = conn.execute(_STATE, {"agent_id": agent_id}).first()
+    found = conn.execute(_LOCK_STATE, {"agent_id": agent_id}).first()
     if found is None:
         _add_state(session, agent_id)
-        found = conn.execute(_STATE, {"agent_id": agent_id}).first()
+        found = conn.execute(_LOCK_STATE, {"agent_id": agent_id}).first()
     assert found is not None
-    return found
+    job_ids = [job_id for job_id in (found.queued_job_id, found.running_job_id) if job_id]
+    statuses = dict(conn.execute(_JOB_STATUSES, {"job_ids": job_ids}).all()) if job_ids else {}
+    return _TurnState(
+        found.queued_job_id,
+        found.running_job_id,
+        found.wake_pending,
+        found.turns,
+        found.capabilities or [],
+        statuses.get(found.queued_job_id),
+        statuses.get(found.running_job_id),
+    )
 
 
 def _set_state(session: Session, agent_id: uuid.UUID, **values: Any) -> None:
     session.connection().execute(_SET_STATE, {"state_of": agent_id, **values})
 
 
-def _is_live(state: Row[Any]) -> bool:
+def _is_live(state: _TurnState) -> bool:
     """Whether the state's running job may still run."""
     return state.running_job_id is not None and state.running_status in PENDING_STATUSES
 
@@ -147,7 +168,7 @@ def request_turn_now(session: Session, agent_id: uuid.UUID) -> bool:
     if queued == JobStatus.RUNNING.value or _is_live(state):
         _set_state(session, agent_id, wake_pending=True)
         return False
-    is_planner = ORCHESTRATOR_CAPABILITY in (state.capabilities or ())
+    is_planner = ORCHESTRATOR_CAPABILITY in state.capabilities
     job_id = enqueue(
         session,
         TURN_JOB,
