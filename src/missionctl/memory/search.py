@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import math
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -89,9 +90,21 @@ def score(relevance: float, age_days: float, importance: int) -> float:
     return relevance * recency * (0.8 + 0.1 * importance)
 
 
-def rank(
-    matches: Sequence[tuple[MemoryRow, float]], now: datetime
-) -> list[tuple[MemoryRow, float]]:
+class Candidate(Protocol):
+    """What ranking reads of a match (a memory row, or just these columns of one)."""
+
+    @property
+    def memory_id(self) -> uuid.UUID: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def importance(self) -> int: ...
+
+
+C = TypeVar("C", bound=Candidate)
+
+
+def rank(matches: Sequence[tuple[C, float]], now: datetime) -> list[tuple[C, float]]:
     """Text matches (row, raw relevance: higher is better) ordered by `score`, best first."""
     best = max((raw for _row, raw in matches), default=0.0)
     scored = []
@@ -113,9 +126,10 @@ def text_matches(
     terms: Sequence[str],
     shape: tuple[str, ...],
     params: dict[str, Any],
-) -> list[tuple[MemoryRow, float]]:
+) -> list[tuple[Candidate, float]]:
     """The best `CANDIDATES` memories matching any term (and the filter `shape` with its
-    `params`: see `filter_clause`), with raw relevance."""
+    `params`: see `filter_clause`), with raw relevance: what ranking needs of each, not the
+    whole row (the caller reads the few it keeps)."""
     if not terms:
         return []
     # The session scopes ORM queries to its tenant anyway; said again because scores and
@@ -136,7 +150,7 @@ def text_matches(
     else:
         params["fts_query"] = fts5_query(terms)
         statement = _sqlite_matches(shape)
-    return [(row, float(raw or 0.0)) for row, raw in session.execute(statement, params)]
+    return [(row, float(row.relevance or 0.0)) for row in session.execute(statement, params)]
 
 
 # Each filter a search may have, on bound parameters: the statements below are built once per
@@ -159,6 +173,9 @@ def filter_clause(shape: tuple[str, ...]) -> list[ColumnElement[bool]]:
     return [MemoryRow.tenant_id == _bound("tenant_id"), *(_FILTERS[name]() for name in shape)]
 
 
+_RANKED_BY = (MemoryRow.memory_id, MemoryRow.updated_at, MemoryRow.importance)
+
+
 def _ranked(statement: Select[Any], relevance: ColumnElement[Any]) -> Select[Any]:
     return statement.order_by(relevance.desc(), MemoryRow.memory_id.desc()).limit(CANDIDATES)
 
@@ -168,7 +185,7 @@ def _sqlite_matches(shape: tuple[str, ...]) -> Select[Any]:
     # bm25() is lower for better matches; negated, higher is better as for ts_rank.
     relevance = (-func.bm25(_FTS_TABLE, literal_column(_BM25_WEIGHTS))).label("relevance")
     statement = (
-        select(MemoryRow, relevance)
+        select(*_RANKED_BY, relevance)
         .join(_FTS, _FTS.c.rowid == literal_column("memories.rowid"))
         .where(_FTS_TABLE.op("MATCH")(bindparam("fts_query", type_=String)))
         .where(*filter_clause(shape))
@@ -218,5 +235,5 @@ def _postgres_matches(shape: tuple[str, ...]) -> Select[Any]:
         .label("relevance")
     )
     matched = _VECTOR.op("@@")(_tsquery_of(bindparam("tsquery", type_=String)))
-    statement = select(MemoryRow, relevance).where(matched, *filter_clause(shape))
+    statement = select(*_RANKED_BY, relevance).where(matched, *filter_clause(shape))
     return _ranked(statement, relevance)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import require_agents
@@ -121,7 +121,15 @@ def search_memories(session: Session, memory_filter: MemoryFilter) -> list[Memor
     terms = search.search_terms(memory_filter.q)
     matches = search.text_matches(session, terms, tuple(shape), params)
     ranked = search.rank(matches, utcnow())[: memory_filter.limit]
-    return [MemoryHit(memory=Memory.model_validate(row), score=value) for row, value in ranked]
+    wanted = [candidate.memory_id for candidate, _score in ranked]
+    kept = {row.memory_id: row for row in session.scalars(_BY_IDS, {"ids": wanted})}
+    return [
+        MemoryHit(memory=Memory.model_validate(kept[candidate.memory_id]), score=value)
+        for candidate, value in ranked
+    ]
+
+
+_BY_IDS = select(MemoryRow).where(MemoryRow.memory_id.in_(bindparam("ids", expanding=True)))
 
 
 def delete_memory(
