@@ -138,8 +138,9 @@ def has_work(session: Session, agent_id: uuid.UUID) -> bool:
 
 @functools.cache
 def _has_work_statement() -> Select[bool, bool]:
-    # Built once, run as a Core statement (the hot path of every idle agent): agent-scoped
-    # clauses need no tenant filter (agent ids are unique), the inbox one names the tenant.
+    # Built once, run as a Core statement (the hot path of every idle agent). Agent ids are
+    # unique across tenants, but the notifications and the open tasks are indexed tenant first,
+    # so those clauses name the tenant too (as does the inbox's).
     agent_id = bindparam("agent_id", type_=Uuid())
     tenant_id = bindparam("tenant_id", type_=Uuid())
     return select(

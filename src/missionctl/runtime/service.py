@@ -66,7 +66,7 @@ _LOCK_STATE = (
     .with_for_update(of=TURNS)
 )
 # The status of its queued and running jobs, read once the lock is held. Not joined to the
-# locking read: on PostgreSQL a statement that waited for the lock still sees the others tables
+# locking read: on PostgreSQL a statement that waited for the lock still sees the other tables
 # as they were when it began, so it would miss the job the unit of work it waited for enqueued
 # (and enqueue a second; tests/runtime/test_wakeups.py).
 _JOB_STATUSES = select(JobRow.job_id, JobRow.status).where(
