@@ -156,12 +156,17 @@ def text_matches(
 # Each filter a search may have, on bound parameters: the statements below are built once per
 # combination of them (building one cost more than running it).
 _FILTERS: dict[str, Callable[[], ColumnElement[bool]]] = {
-    "visible": lambda: or_(MemoryRow.agent_id.is_(None), MemoryRow.agent_id == _bound("agent_id")),
+    "visible": lambda: visible_to(_bound("agent_id")),
     "own": lambda: MemoryRow.agent_id == _bound("agent_id"),
     "agents_only": lambda: MemoryRow.agent_id.is_not(None),
     "kind": lambda: MemoryRow.kind == bindparam("kind", type_=String),
     "task": lambda: MemoryRow.task_id == _bound("task_id"),
 }
+
+
+def visible_to(agent_id: Any) -> ColumnElement[bool]:
+    """Where-clause: the memories an agent may see, its own and the shared ones."""
+    return or_(MemoryRow.agent_id.is_(None), MemoryRow.agent_id == agent_id)
 
 
 def _bound(name: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import ColumnElement, bindparam, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import require_agents
@@ -34,15 +34,10 @@ log = logging.getLogger(__name__)
 TASK_DONE_TAG = "task-done"
 
 
-def _visible_to(agent_id: uuid.UUID | None) -> ColumnElement[bool]:
-    """Memories an agent may see: its own and the shared ones."""
-    return or_(MemoryRow.agent_id.is_(None), MemoryRow.agent_id == agent_id)
-
-
 def _row(session: Session, memory_id: uuid.UUID, viewer: uuid.UUID | None) -> MemoryRow:
     query = select(MemoryRow).where(MemoryRow.memory_id == memory_id)
     if viewer is not None:
-        query = query.where(_visible_to(viewer))
+        query = query.where(search.visible_to(viewer))
     row = session.scalar(query)
     if row is None:
         raise NotFound("memory", memory_id)
