@@ -27,6 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import Executable
 from sqlalchemy.types import NullType
 
 from missionctl.agents.service import require_agents
@@ -210,11 +211,8 @@ def list_tasks(session: Session, task_filter: TaskFilter) -> Page[Task]:
 def board_columns(session: Session, limit: int) -> dict[TaskStatus, list[Task]]:
     """The newest `limit` tasks of each board column (as `list_tasks` by status would give
     them), in one query: one LIMITed index scan per column, joined with UNION ALL."""
-    session.flush()  # a Core read on the session's connection: write pending changes first
-    params = {"tenant_id": tenant_of(session), "limit": limit}
-    rows = session.connection().execute(_BOARD_COLUMNS, params).all()
     found: dict[TaskStatus, list[Task]] = {status: [] for status in BOARD_COLUMNS}
-    for task in _assemble(session, rows):
+    for task in read_tasks(session, _BOARD_COLUMNS, {"limit": limit}):
         found[task.status].append(task)
     for tasks in found.values():
         tasks.sort(key=lambda task: task.task_id, reverse=True)  # a union keeps no order
@@ -266,9 +264,7 @@ def open_tasks_for_agent(session: Session, agent_id: uuid.UUID, limit: int = 50)
     return sorted(_assemble(session, rows), key=lambda task: _URGENCY[task.priority.value])
 
 
-def read_tasks(
-    session: Session, statement: Select[*tuple[Any, ...]], params: dict[str, Any]
-) -> list[Task]:
+def read_tasks(session: Session, statement: Executable, params: dict[str, Any]) -> list[Task]:
     """The tasks a prebuilt Core statement of `RAW_TASK_COLUMNS` selects (the statement scopes
     itself to the tenant: `tenant_id` is set in `params` here)."""
     session.flush()  # a Core read on the session's connection: write pending changes first
@@ -340,9 +336,7 @@ def open_task_counts(session: Session) -> dict[uuid.UUID, int]:
 
 def unassigned_inbox_tasks(session: Session, *, goals: bool, limit: int = 200) -> list[Task]:
     """The goals (or the other tasks) in the inbox with nobody assigned, oldest first."""
-    session.flush()  # a Core read on the session's connection: write pending changes first
-    params = {"tenant_id": tenant_of(session), "goals": goals, "limit": limit}
-    return _assemble(session, session.connection().execute(_UNASSIGNED_INBOX, params).all())
+    return read_tasks(session, _UNASSIGNED_INBOX, {"goals": goals, "limit": limit})
 
 
 def has_unassigned_inbox(session: Session) -> bool:
