@@ -21,6 +21,7 @@ from missionctl import migrations
 from missionctl.board import service as board
 from missionctl.comms import questions
 from missionctl.comms import service as comms
+from missionctl.documents import service as documents
 from missionctl.runtime import agenda, orchestration, service, turns
 
 
@@ -57,6 +58,8 @@ IDS = {
     "tenant_id": TENANT_ID,
     "job_id": uuid.uuid4(),
     "job_ids": [uuid.uuid4(), uuid.uuid4()],
+    "task_id": uuid.uuid4(),
+    "reviewer_ids": [uuid.uuid4(), uuid.uuid4()],
     "goals": True,
     "limit": 5,
 }
@@ -72,6 +75,13 @@ STATEMENTS = {
     "answered question": questions._ANY_UNRESUMED,
     "notifications handed over": comms._DELIVER,
     "reviews asked for": orchestration._REQUESTED,
+    "review rounds": orchestration._ROUNDS,
+    "reviews waiting": orchestration._WAITING,
+    "open tasks per agent": board._OPEN_COUNTS,
+    "dependents": board._DEPENDENTS,
+    "subtasks": board._SUBTASKS,
+    "thread": comms._THREAD_TEXTS,
+    "document titles": documents._TITLES,
 }
 
 

@@ -325,13 +325,21 @@ THE_TASK_IS_GOAL = TaskRow.is_goal.is_(True)
 
 def open_task_counts(session: Session) -> dict[uuid.UUID, int]:
     """How many open (assigned, in progress, in review) tasks each agent holds."""
-    rows = session.execute(
-        select(TaskAssigneeRow.agent_id, func.count())
-        .join(TaskRow, TaskRow.task_id == TaskAssigneeRow.task_id)
-        .where(TaskRow.status.in_([s.value for s in OPEN_STATUSES]))
-        .group_by(TaskAssigneeRow.agent_id)
-    )
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    rows = session.connection().execute(_OPEN_COUNTS, {"tenant_id": tenant_of(session)})
     return {uuid.UUID(str(agent_id)): int(count) for agent_id, count in rows}
+
+
+# Every assignment and review request weighs the load: built once, scoped by hand.
+_OPEN_COUNTS = (
+    select(TaskAssigneeRow.agent_id, func.count())
+    .join(TaskRow, TaskRow.task_id == TaskAssigneeRow.task_id)
+    .where(
+        TaskRow.tenant_id == bindparam("tenant_id"),
+        TaskRow.status.in_([s.value for s in OPEN_STATUSES]),
+    )
+    .group_by(TaskAssigneeRow.agent_id)
+)
 
 
 def unassigned_inbox_tasks(session: Session, *, goals: bool, limit: int = 200) -> list[Task]:
@@ -358,21 +366,31 @@ _ANY_UNASSIGNED_INBOX = select(exists().where(unassigned_in_inbox(bindparam("ten
 
 def dependents_of(session: Session, task_id: uuid.UUID) -> list[Task]:
     """The tasks that wait for `task_id` to be done."""
-    rows = session.execute(
-        select(*RAW_TASK_COLUMNS)
-        .join(TaskDependencyRow, TaskDependencyRow.task_id == TaskRow.task_id)
-        .where(TaskDependencyRow.depends_on_task_id == task_id)
-        .order_by(TaskRow.task_id)
-    ).all()
-    return _assemble(session, rows)
+    return read_tasks(session, _DEPENDENTS, {"task_id": task_id})
 
 
 def subtasks_of(session: Session, task_id: uuid.UUID) -> list[Task]:
     """A task's subtasks, oldest first."""
-    rows = session.execute(
-        select(*RAW_TASK_COLUMNS).where(TaskRow.parent_task_id == task_id).order_by(TaskRow.task_id)
-    ).all()
-    return _assemble(session, rows)
+    return read_tasks(session, _SUBTASKS, {"task_id": task_id})
+
+
+# Every task done asks both (who waited for it, and is its goal complete).
+_DEPENDENTS = (
+    select(*RAW_TASK_COLUMNS)
+    .join(TaskDependencyRow, TaskDependencyRow.task_id == TaskRow.task_id)
+    .where(
+        TaskDependencyRow.depends_on_task_id == bindparam("task_id"),
+        TaskRow.tenant_id == bindparam("tenant_id"),
+    )
+    .order_by(TaskRow.task_id)
+)
+_SUBTASKS = (
+    select(*RAW_TASK_COLUMNS)
+    .where(
+        TaskRow.parent_task_id == bindparam("task_id"), TaskRow.tenant_id == bindparam("tenant_id")
+    )
+    .order_by(TaskRow.task_id)
+)
 
 
 def tasks_by_id(session: Session, task_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Task]:

@@ -222,6 +222,24 @@ def list_messages(
     return Page[Message](items=_messages(session, list(page)), next_cursor=next_cursor)
 
 
+def thread_texts(session: Session, task_id: uuid.UUID, limit: int) -> list[tuple[Any, str]]:
+    """The first `limit` messages of a task's thread as (author agent id or None, content),
+    oldest first: what a turn's context and a lesson read (no page, no attachments, no ORM)."""
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    params = {"task_id": task_id, "tenant_id": tenant_of(session), "limit": limit}
+    return [(row[0], row[1]) for row in session.connection().execute(_THREAD_TEXTS, params)]
+
+
+_THREAD_TEXTS = (
+    select(MessageRow.author_agent_id, MessageRow.content)
+    .where(
+        MessageRow.task_id == bindparam("task_id"), MessageRow.tenant_id == bindparam("tenant_id")
+    )
+    .order_by(MessageRow.message_id)
+    .limit(bindparam("limit"))
+)
+
+
 def get_attachment(session: Session, attachment_id: uuid.UUID) -> Attachment:
     """An attachment's metadata, or `NotFound`."""
     row = session.scalar(select(AttachmentRow).where(AttachmentRow.attachment_id == attachment_id))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from missionctl.agents.service import require_agents
 from missionctl.board.service import get_task
 from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
-from missionctl.db import utcnow
+from missionctl.db import tenant_of, utcnow
 from missionctl.documents.models import DocumentRow, DocumentVersionRow
 from missionctl.documents.schemas import (
     Document,
@@ -134,6 +134,27 @@ def list_documents(session: Session, document_filter: DocumentFilter) -> Page[Do
     page, next_cursor = split_page(rows, limit, lambda row: row.document_id)
     items = [DocumentSummary.model_validate(row) for row in page]
     return Page[DocumentSummary](items=items, next_cursor=next_cursor)
+
+
+def document_titles(
+    session: Session, task_id: uuid.UUID, limit: int
+) -> list[tuple[uuid.UUID, str, int]]:
+    """A task's newest `limit` documents as (document id, title, version): what a turn's
+    context names (their bodies are read with the tool when wanted)."""
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    params = {"task_id": task_id, "tenant_id": tenant_of(session), "limit": limit}
+    return [(row[0], row[1], row[2]) for row in session.connection().execute(_TITLES, params)]
+
+
+_TITLES = (
+    select(DocumentRow.document_id, DocumentRow.title, DocumentRow.version)
+    .where(
+        DocumentRow.task_id == bindparam("task_id"),
+        DocumentRow.tenant_id == bindparam("tenant_id"),
+    )
+    .order_by(DocumentRow.document_id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 def update_document(

@@ -394,10 +394,13 @@ def next_ready_at(conn: Connection, kinds: Collection[str]) -> datetime | None:
     """When the soonest waiting job of `kinds` becomes ready (it may be now)."""
     if not kinds:
         return None
-    soonest: datetime | None = conn.scalar(
-        select(func.min(jobs.c.run_at)).where(text(READY_PREDICATE), jobs.c.kind.in_(list(kinds)))
-    )
+    soonest: datetime | None = conn.scalar(_SOONEST, {"kinds": list(kinds)})
     return soonest
+
+
+_SOONEST = select(func.min(jobs.c.run_at)).where(
+    text(READY_PREDICATE), jobs.c.kind.in_(bindparam("kinds", expanding=True))
+)
 
 
 def load_steps(conn: Connection, job_id: uuid.UUID) -> dict[str, Any]:

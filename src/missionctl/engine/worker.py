@@ -229,9 +229,9 @@ class Worker:
                     log.warning("claim_failed", error=str(exc).splitlines()[0])
                     self._stopping.wait(min(30.0, 0.5 * 2**errors))
                     continue
-                if claimed:
-                    continue
-                self._idle(seen, probe)
+                if len(claimed) == room:
+                    continue  # more may be ready
+                self._idle(seen, probe)  # returns at once if jobs were signalled meanwhile
         finally:
             probe.close()
 

@@ -13,8 +13,7 @@ from missionctl.board.schemas import Task
 from missionctl.board.service import get_task
 from missionctl.board.transitions import TaskStatus
 from missionctl.common import MAX_PAGE_SIZE, Actor
-from missionctl.comms.schemas import MessageFilter
-from missionctl.comms.service import list_messages
+from missionctl.comms.service import thread_texts
 from missionctl.db import tenant_of, utcnow
 from missionctl.errors import NotFound
 from missionctl.events.service import DomainEvent, on_event, record_event
@@ -158,9 +157,9 @@ def _clip(text: str, limit: int) -> str:
 
 def _lesson_text(session: Session, task: Task) -> str:
     """The task's description and an extractive summary of its thread."""
-    thread = list_messages(session, task.task_id, MessageFilter(limit=MAX_PAGE_SIZE)).items
+    thread = thread_texts(session, task.task_id, MAX_PAGE_SIZE)
     parts = [task.description.strip()]
-    if summary := summarise("\n".join(message.content for message in thread), 5):
+    if summary := summarise("\n".join(content for _author, content in thread), 5):
         parts.append(f"From the thread: {summary}")
     return _clip("\n\n".join(part for part in parts if part), MAX_CONTENT) or task.title
 

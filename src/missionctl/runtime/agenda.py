@@ -34,11 +34,10 @@ from missionctl.comms.questions import (
     open_question_on,
     unresumed_answer,
 )
-from missionctl.comms.schemas import MessageFilter, Notification, NotificationKind
-from missionctl.comms.service import deliver_notifications, list_messages, undelivered
+from missionctl.comms.schemas import Notification, NotificationKind
+from missionctl.comms.service import deliver_notifications, thread_texts, undelivered
 from missionctl.db import tenant_of
-from missionctl.documents.schemas import DocumentFilter
-from missionctl.documents.service import documents_of, list_documents
+from missionctl.documents.service import document_titles, documents_of
 from missionctl.memory.schemas import MemoryFilter
 from missionctl.memory.service import search_memories
 from missionctl.runtime.context import ThreadMessage, TurnMaterial
@@ -219,17 +218,16 @@ def build_material(
     """Everything the turn could show the model (`context.build_context` fits it to budget)."""
     assert work.task_id is not None
     task = board.get_task(session, uuid.UUID(work.task_id))
-    names = _names(session)
-    messages = list_messages(session, task.task_id, MessageFilter(limit=THREAD_LIMIT)).items
-    thread = [
-        ThreadMessage(
-            names.get(m.author_agent_id, "agent") if m.author_agent_id else "person", m.content
-        )
-        for m in messages
-    ]
+    thread: list[ThreadMessage] = []
+    if work.mode != PLAN:  # a plan is made from the goal and the board, not its thread
+        names = _names(session)
+        thread = [
+            ThreadMessage(names.get(author_id, "agent") if author_id else "person", content)
+            for author_id, content in thread_texts(session, task.task_id, THREAD_LIMIT)
+        ]
     documents = [
-        f"{d.title} (document {d.document_id}, version {d.version})"
-        for d in list_documents(session, DocumentFilter(task_id=task.task_id, limit=20)).items
+        f"{title} (document {document_id}, version {version})"
+        for document_id, title, version in document_titles(session, task.task_id, 20)
     ]
     agent_id = uuid.UUID(definition["agent_id"])
     hits = search_memories(
@@ -249,7 +247,7 @@ def build_material(
         task_status=task.status.value,
         instruction=INSTRUCTIONS[work.mode],
         task_id=str(task.task_id),
-        thread=thread if work.mode != PLAN else (),
+        thread=thread,
         work=_work_under_review(session, task) if work.mode == REVIEW else "",
         documents=documents,
         notifications=notifications,

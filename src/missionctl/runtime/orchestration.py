@@ -170,13 +170,10 @@ def triage(session: Session, by: Agent, policy: Policy) -> int:
 
 def choose_reviewer(session: Session, task: Task) -> Agent | None:
     """Who reviews `task`: the orchestrator for a goal; else the least busy other reviewer."""
-    lead = orchestrator(session)
     if task.is_goal:  # the orchestrator that planned it, else the tenant's
         planners = [a for a in all_agents(session) if a.agent_id in task.assignee_ids]
-        return next((a for a in planners if ORCHESTRATOR_CAPABILITY in a.capabilities), lead)
-    load = board.open_task_counts(session)
-    for reviewer_id, waiting in review_counts(session).items():
-        load[reviewer_id] = load.get(reviewer_id, 0) + waiting
+        planner = next((a for a in planners if ORCHESTRATOR_CAPABILITY in a.capabilities), None)
+        return planner or orchestrator(session)
     reviewers = [
         agent
         for agent in all_agents(session)
@@ -185,7 +182,11 @@ def choose_reviewer(session: Session, task: Task) -> Agent | None:
         and agent.status is not AgentStatus.BLOCKED
     ]
     if reviewers:
+        load = board.open_task_counts(session)
+        for reviewer_id, waiting in review_counts(session, [a.agent_id for a in reviewers]):
+            load[reviewer_id] = load.get(reviewer_id, 0) + waiting
         return min(reviewers, key=lambda a: (load.get(a.agent_id, 0), a.name))
+    lead = orchestrator(session)
     if lead is not None and lead.agent_id not in task.assignee_ids:
         return lead
     return None
@@ -254,12 +255,8 @@ def apply_plan(
 
 
 def _rounds(session: Session, task_id: uuid.UUID) -> int:
-    return (
-        session.scalar(
-            select(func.count()).select_from(TaskReviewRow).where(TaskReviewRow.task_id == task_id)
-        )
-        or 0
-    )
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    return session.connection().execute(_ROUNDS, {"task_id": task_id}).scalar() or 0
 
 
 def request_review(session: Session, task: Task) -> TaskReviewRow | None:
@@ -286,14 +283,11 @@ def request_review(session: Session, task: Task) -> TaskReviewRow | None:
     return row
 
 
-def review_counts(session: Session) -> dict[uuid.UUID, int]:
-    """How many requested reviews wait for each reviewer (part of its load)."""
-    rows = session.execute(
-        select(TaskReviewRow.reviewer_agent_id, func.count())
-        .where(TaskReviewRow.status == "requested", TaskReviewRow.reviewer_agent_id.is_not(None))
-        .group_by(TaskReviewRow.reviewer_agent_id)
-    )
-    return {uuid.UUID(str(agent_id)): int(count) for agent_id, count in rows}
+def review_counts(session: Session, reviewer_ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, int]]:
+    """How many requested reviews wait for each of these reviewers (part of its load)."""
+    session.flush()  # a Core read on the session's connection: write pending changes first
+    rows = session.connection().execute(_WAITING, {"reviewer_ids": reviewer_ids})
+    return [(uuid.UUID(str(agent_id)), int(count)) for agent_id, count in rows]
 
 
 def pending_review(session: Session, agent_id: uuid.UUID) -> Row[Any] | None:
@@ -323,6 +317,16 @@ _REQUESTED = (
         _REVIEWS.status == "requested",
     )
     .order_by(_REVIEWS.created_at)
+)
+# Run for every task sent to review: built once; the ids they name belong to one tenant.
+_ROUNDS = select(func.count()).where(_REVIEWS.task_id == bindparam("task_id"))
+_WAITING = (
+    select(_REVIEWS.reviewer_agent_id, func.count())
+    .where(
+        _REVIEWS.reviewer_agent_id.in_(bindparam("reviewer_ids", expanding=True)),
+        _REVIEWS.status == "requested",
+    )
+    .group_by(_REVIEWS.reviewer_agent_id)
 )
 _SUPERSEDE = (
     update(TaskReviewRow)
