@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bench_common import base_env
 from board_list import group_cpu_seconds
@@ -166,6 +166,7 @@ class GoalRun:
     loop_lag_ms: dict[str, float] = field(default_factory=dict)
     other_load_cores: float = 0.0
     processes: int = 1  # worker processes (this one and `missionctl worker`s)
+    statements: int = 0  # SQL statements this process sent (the others' are not counted)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -202,6 +203,26 @@ class GoalRun:
             "bound_seconds": round(self.bound_seconds, 3),
             "ratio": round(self.ratio, 3),
         }
+
+
+class StatementCounter:
+    """SQL statements the worker and scheduler of this process send (each cursor execution;
+    BEGIN and COMMIT aside; not the bench's own, from the main thread): a figure of the work
+    per turn that, unlike CPU time, a slower or busier machine does not move."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine
+        self.count = 0
+        self._main = threading.main_thread()
+        event.listen(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: object) -> None:
+        if threading.current_thread() is not self._main:
+            self.count += 1  # not locked: a lost update would be one in ~10^5
+
+    def stop(self) -> None:
+        """Stop counting."""
+        event.remove(self.engine, "before_cursor_execute", self._count)
 
 
 class ExtraWorkers:
@@ -360,6 +381,7 @@ def run_goals(
     scheduler = make_scheduler(settings, db, registry)
     extra = ExtraWorkers(settings, db, processes - 1, concurrency)
     tune_gc()  # as `missionctl up` and `missionctl worker` do before they start
+    counter = StatementCounter(db)
     worker.start()
     scheduler.start()
     lag = LoopLag()
@@ -379,6 +401,7 @@ def run_goals(
         extra_cpu = extra.cpu_seconds()
     finally:
         lag.__exit__()
+        counter.stop()
         extra.stop()
         scheduler.stop()
         worker.stop(grace_seconds=10)
@@ -393,6 +416,7 @@ def run_goals(
     run.create_seconds = round(create_seconds, 3)
     run.process_cpu_seconds = round(cpu + extra_cpu, 2)
     run.processes = processes
+    run.statements = counter.count
     run.loop_lag_ms = lag.summary()
     return run
 

@@ -70,10 +70,10 @@ def print_goals(raw: dict[str, Any]) -> tuple[list[Row], list[str]]:
     print(f"\nGoals: team {raw['team']}")
     print(
         "| Database | Processes | Round | Wall s | Chain s | Busiest agent s | Bound s "
-        "| Wall ÷ bound | Turns (idle) | Requests | CPU ms/turn | Request latency p50 / p90 ms "
-        "| Loop lag p50 / p99 ms | Other load |"
+        "| Wall ÷ bound | Turns (idle) | Requests | CPU ms/turn | SQL/turn "
+        "| Request latency p50 / p90 ms | Loop lag p50 / p99 ms | Other load |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
     problems: list[str] = []
     notes: list[str] = []
     for backend, runs in goals.items():
@@ -86,6 +86,7 @@ def print_goals(raw: dict[str, Any]) -> tuple[list[Row], list[str]]:
                 f"| {run['chain_seconds']:.1f} | {run['agent_seconds']:.1f} "
                 f"| {run['bound_seconds']:.1f} | {run['ratio']:.2f} | {run['turns']} ({idle}) "
                 f"| {run['requests']} | {run['process_cpu_seconds'] * 1000 / run['turns']:.0f} "
+                f"| {_per_turn_sql(run)} "
                 f"| {latency['p50']:.0f} / {latency['p90']:.0f} "
                 f"| {lag.get('p50', 0):.1f} / {lag.get('p99', 0):.0f} "
                 f"| {run['other_load_cores']:.2f} |"
@@ -155,3 +156,11 @@ def print_report(raw: dict[str, Any], facts: dict[str, Any]) -> list[str]:
     goal_rows, problems = print_goals(raw)
     print("\n" + markdown_table(rows + goal_rows))
     return problems
+
+
+def _per_turn_sql(run: dict[str, Any]) -> str:
+    """Statements per turn, of this process's turns only when other worker processes ran."""
+    statements = run.get("statements", 0)
+    if not statements or run.get("processes", 1) > 1:
+        return "-"
+    return f"{statements / run['turns']:.1f}"
