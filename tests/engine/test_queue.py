@@ -232,6 +232,30 @@ def test_a_lapsed_lease_is_reaped_and_the_old_holder_is_fenced_out(engine_db: Da
     assert job_status(engine_db, job_id) == "succeeded"
 
 
+def test_renewing_leases_does_not_wait_for_a_job_in_its_own_unit_of_work(
+    engine_db: Database,
+) -> None:
+    """A job whose row is locked (its step is committing, and fences its own lease) counts as
+    held and is left to that step: the renewal neither waits for it nor blocks other jobs."""
+    enqueue(engine_db, "test.noop")
+    enqueue(engine_db, "test.noop")
+    with engine_db.connect() as conn:
+        held = queue.claim(conn, "worker-a/1", {"test.noop": 5}, 2, lease_seconds=30)
+    busy, free = sorted(held, key=lambda claimed: claimed.job_id)
+    if engine_db.is_sqlite:  # one writer at a time: no other transaction can hold the row
+        with engine_db.connect() as conn:
+            assert queue.renew(conn, held, 60) == {busy.job_id: False, free.job_id: False}
+        assert stale_deadline(engine_db, busy.job_id) > utcnow() + timedelta(seconds=45)
+        return
+    with engine_db.connect() as step:
+        assert queue.fence(step, busy, 30)  # the step's unit of work holds the row to commit
+        with engine_db.connect() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            assert queue.renew(conn, held, 60) == {busy.job_id: False, free.job_id: False}
+    assert stale_deadline(engine_db, free.job_id) > utcnow() + timedelta(seconds=45)
+    assert stale_deadline(engine_db, busy.job_id) < utcnow() + timedelta(seconds=31)
+
+
 def stale_deadline(db: Database, job_id: uuid.UUID) -> datetime:
     return job(db, job_id).lease_expires_at or utcnow() + timedelta(days=1)
 

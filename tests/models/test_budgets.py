@@ -208,7 +208,7 @@ def test_a_hold_of_a_call_that_never_settled_is_given_back_once(
     with backend.db.connect() as conn:
         (stranded,) = ledger.hold(conn, DEFAULT_TENANT_ID, [key], 0, 600, now)
     assert models.get(f"/budgets/{key.budget_id}").json()["held_tokens"] == 600
-    with backend.db.connect() as conn, pytest.raises(ledger.NoRoom):
+    with pytest.raises(ledger.NoRoom), backend.db.connect() as conn:  # the refusal rolls back
         ledger.hold(conn, DEFAULT_TENANT_ID, [key], 0, 600, now)
     with backend.db.connect() as conn:
         assert ledger.release_expired_holds(conn, now) == 0  # not expired yet

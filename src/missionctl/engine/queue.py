@@ -283,18 +283,31 @@ def _leases(held: Collection[ClaimedJob]) -> tuple[list[uuid.UUID], list[str]]:
 def renew(
     conn: Connection, held: Collection[ClaimedJob], lease_seconds: float
 ) -> dict[uuid.UUID, bool]:
-    """Extend the leases still held; job id → cancellation requested (missing: lease lost)."""
+    """Extend the leases still held; job id → cancellation requested (missing: lease lost).
+
+    On PostgreSQL a job whose row another transaction has locked is skipped, and counted as
+    held: that transaction is the job's own unit of work (its fence extends the lease), its
+    end, or a short cancellation request; the next renewal reads it. Waiting for it instead
+    would hold the locks already taken meanwhile, and stall every other job's unit of work.
+    """
     if not held:
         return {}
     job_ids, owners = _leases(held)
     lease_until = utcnow() + timedelta(seconds=lease_seconds)
+    skipped: set[uuid.UUID] = set()
     if conn.dialect.name == "postgresql":  # lock in job id order first (see finish_many)
-        conn.execute(
-            select(jobs.c.job_id)
-            .where(jobs.c.job_id.in_(job_ids))
-            .order_by(jobs.c.job_id)
-            .with_for_update()
+        locked = set(
+            conn.scalars(
+                select(jobs.c.job_id)
+                .where(jobs.c.job_id.in_(job_ids))
+                .order_by(jobs.c.job_id)
+                .with_for_update(skip_locked=True)
+            )
         )
+        skipped = set(job_ids) - locked
+        job_ids = [job_id for job_id in job_ids if job_id in locked]
+        if not job_ids:
+            return dict.fromkeys(skipped, False)
     rows = conn.execute(
         update(jobs)
         .where(
@@ -305,7 +318,7 @@ def renew(
         .values(lease_expires_at=lease_until)
         .returning(jobs.c.job_id, jobs.c.cancel_requested)
     )
-    return {row.job_id: row.cancel_requested for row in rows}
+    return {**dict.fromkeys(skipped, False), **{row.job_id: row.cancel_requested for row in rows}}
 
 
 def release(conn: Connection, held: Collection[ClaimedJob]) -> int:

@@ -567,7 +567,7 @@ class Gateway:
             Request(spec, "cache_hit", 0.0, usage.input_tokens, usage.output_tokens, 0, True)
         )
         with self.db.connect() as conn:
-            metering.settle(conn, call.context, call.alias, [], [], call.requests, now)
+            metering.meter(conn, call.context, call.alias, call.requests, now)
         return self._completion(call, spec, response)
 
     def _settle(
@@ -582,15 +582,15 @@ class Gateway:
             return
         now = datetime.now(UTC)
         with self.db.connect() as conn:
-            metering.settle(
-                conn, call.context, call.alias, call.budgets, call.holds, call.requests, now
-            )
+            metering.meter(conn, call.context, call.alias, call.requests, now)
             if cache is not None and spec is not None and response is not None:
                 metering.store_response(
                     conn, call.context.tenant_id, cache[0], spec.name, response, now, cache[1]
                 )
             if record is not None and response is not None:
                 record(conn, response)
+            # Last, right before the commit: the charge locks the budgets' rows (PostgreSQL).
+            metering.charge(conn, call.context, call.budgets, call.holds, call.requests)
 
     def _completion(self, call: _Call, spec: DeploymentSpec, response: ModelResponse) -> Completion:
         final = call.requests[-1]

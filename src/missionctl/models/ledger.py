@@ -182,12 +182,9 @@ def hold(
 def _hold_one(
     conn: Connection, tenant_id: uuid.UUID, key: BudgetKey, nanos: int, tokens: int, now: datetime
 ) -> Hold:
-    params = {**_key(key), "h_nanos": nanos, "h_tokens": tokens}
-    if _TAKE_HOLD.execute(conn, params) != 1:
-        # The period's first call opens its ledger row; then it is a plain refusal or a fit.
-        _open_period(conn, tenant_id, key)
-        if _TAKE_HOLD.execute(conn, params) != 1:
-            raise NoRoom(key)
+    # The hold's row first, the ledger's last: the UPDATE locks the budget's row (PostgreSQL)
+    # until commit, and every call of the tenant waits for that lock. A refusal raises, and the
+    # caller's rollback takes the hold's row back out.
     hold_id = new_id()
     _RECORD_HOLD.execute(
         conn,
@@ -201,6 +198,12 @@ def _hold_one(
             "expires_at": now + timedelta(seconds=HOLD_SECONDS),
         },
     )
+    params = {**_key(key), "h_nanos": nanos, "h_tokens": tokens}
+    if _TAKE_HOLD.execute(conn, params) != 1:
+        # The period's first call opens its ledger row; then it is a plain refusal or a fit.
+        _open_period(conn, tenant_id, key)
+        if _TAKE_HOLD.execute(conn, params) != 1:
+            raise NoRoom(key)
     return Hold(hold_id, key, nanos, tokens)
 
 

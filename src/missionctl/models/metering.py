@@ -87,19 +87,10 @@ def usage_row(context: CallContext, alias: str, request: Request, now: datetime)
     }
 
 
-def settle(
-    conn: Connection,
-    context: CallContext,
-    alias: str,
-    budgets: Sequence[BudgetKey],
-    holds: Sequence[Hold],
-    requests: Sequence[Request],
-    now: datetime,
+def meter(
+    conn: Connection, context: CallContext, alias: str, requests: Sequence[Request], now: datetime
 ) -> None:
-    """Record every request of a call and charge its budgets, releasing the holds."""
-    nanos = sum(r.cost_nanos or 0 for r in requests)
-    tokens = sum(r.input_tokens + r.output_tokens for r in requests)
-    ledger.settle(conn, context.tenant_id, budgets, holds, nanos, tokens)
+    """Record every request of a call (its usage rows; its rate windows' actual tokens)."""
     if requests:
         _RECORD_USAGE.execute_many(conn, [usage_row(context, alias, r, now) for r in requests])
     for r in requests:
@@ -108,6 +99,23 @@ def settle(
             ledger.correct_rate(
                 conn, r.deployment.deployment_id, r.rate_window, actual - r.estimated_tokens
             )
+
+
+def charge(
+    conn: Connection,
+    context: CallContext,
+    budgets: Sequence[BudgetKey],
+    holds: Sequence[Hold],
+    requests: Sequence[Request],
+) -> None:
+    """Charge a call's budgets what its requests cost, releasing its holds.
+
+    Last in its unit of work: charging a budget locks its ledger row (PostgreSQL) until commit,
+    and every call of the tenant waits for that lock.
+    """
+    nanos = sum(r.cost_nanos or 0 for r in requests)
+    tokens = sum(r.input_tokens + r.output_tokens for r in requests)
+    ledger.settle(conn, context.tenant_id, budgets, holds, nanos, tokens)
 
 
 def cache_key(

@@ -45,6 +45,7 @@ ORCHESTRATOR_CAPABILITY = "planning"
 # the team's bottleneck: its waiting is everyone's.
 PLANNER_TURN_PRIORITY = -1
 _REQUESTS = Staged("turn_requests")
+_ENDS = Staged("turn_ends")
 TURNS = cast(Table, AgentTurnRow.__table__)  # hot paths use Core statements (no ORM overhead)
 
 
@@ -149,14 +150,18 @@ def request_turn(session: Session, agent_id: uuid.UUID) -> None:
 def _apply_turn_requests(session: Session) -> None:
     if not Staged.is_final_commit(session):
         return
+    ends: dict[uuid.UUID, _End] = {end.agent_id: end for end in _ENDS.take(session)}
     requests: set[uuid.UUID] = set(_REQUESTS.take(session))
-    if not requests:
+    if not requests and not ends:
         return
     # The events first (and what their sinks write): the turn states locked below stay
-    # locked until commit (PostgreSQL), so as little as possible runs after.
+    # locked until commit (PostgreSQL), so as little as possible runs after. Ends and wake-ups
+    # lock in one order (agent id), so two units of work cannot deadlock on them.
     write_staged_events(session)
-    for agent_id in sorted(requests):
-        request_turn_now(session, agent_id)
+    for agent_id in sorted(requests | ends.keys()):
+        end = ends.get(agent_id)
+        if (end is not None and _end_now(session, end)) or agent_id in requests:
+            request_turn_now(session, agent_id)
 
 
 def request_turn_now(session: Session, agent_id: uuid.UUID) -> bool:
@@ -216,22 +221,39 @@ def idle_turn(session: Session, agent_id: uuid.UUID, job_id: uuid.UUID) -> bool:
     return ended.rowcount == 1
 
 
+@dataclass(frozen=True, slots=True)
+class _End:
+    agent_id: uuid.UUID
+    job_id: uuid.UUID
+    outcome: str
+    more: bool
+
+
 def end_turn(
     session: Session, agent_id: uuid.UUID, job_id: uuid.UUID, outcome: str, *, more: bool
 ) -> None:
-    """Record how the turn ended; start the next one if work arrived meanwhile (or `more`)."""
-    state = _state(session, agent_id)
+    """Record how the turn ended, as this unit of work commits; start the next turn if work
+    arrived meanwhile (or `more`).
+
+    Applied with the turn requests, in their order and after everything else the unit of work
+    does: the turn state's lock (PostgreSQL) is held only for the commit.
+    """
+    _ENDS.add(session, _End(agent_id, job_id, outcome, more))
+
+
+def _end_now(session: Session, end: _End) -> bool:
+    """`end_turn` applied; True when the agent should have another turn."""
+    state = _state(session, end.agent_id)
     _set_state(
         session,
-        agent_id,
-        running_job_id=None if state.running_job_id == job_id else state.running_job_id,
+        end.agent_id,
+        running_job_id=None if state.running_job_id == end.job_id else state.running_job_id,
         turns=state.turns + 1,
-        last_outcome=outcome,
+        last_outcome=end.outcome,
         last_turn_at=utcnow(),
         wake_pending=False,
     )
-    if state.wake_pending or more:
-        request_turn(session, agent_id)
+    return state.wake_pending or end.more
 
 
 def _wake(session: Session, agent_ids: list[Any], *, except_id: uuid.UUID | None = None) -> None:

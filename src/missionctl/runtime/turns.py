@@ -188,14 +188,16 @@ def begin(
         seen["agent"] = agent  # the loop's model is made for it (not read again)
     notifications = agenda.hand_over_notifications(session, agent_id)
     work, state = agenda.choose_work(session, agent, notifications, policy_of(job))
-    if not lock_first and not service.start_turn(session, agent_id, job.job_id):
-        raise _Busy
     if work is None:
+        if not lock_first and not service.start_turn(session, agent_id, job.job_id):
+            raise _Busy
         service.end_turn(session, agent_id, job.job_id, "idle", more=False)
         return {"outcome": "idle", "notifications": len(notifications)}
     definition = _pinned(session, agent, state)
     material = agenda.build_material(session, definition, work, [n.content for n in notifications])
     context = build_context(material, job.settings.agent_context_tokens)
+    if not lock_first and not service.start_turn(session, agent_id, job.job_id):
+        raise _Busy
     return {
         "outcome": "work",
         "work": work.as_dict(),
