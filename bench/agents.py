@@ -34,8 +34,8 @@ scratch database dropped at the end.
 
 Run: `.venv/bin/python bench/agents.py [--quick] [--parts idle,goals] [--agents N]
 [--concurrency 4,16] [--rounds R] [--goals G] [--goal-rounds R] [--team dedicated|peer]
-[--no-postgres] [--keep]` (about 9 minutes here; `--quick` about 1.5). Results: tables on
-stdout, JSON in bench/results/agents-<UTC timestamp>.json.
+[--no-postgres] [--no-sqlite] [--keep]` (about 9 minutes here; `--quick` about 1.5). Results:
+tables on stdout, JSON in bench/results/agents-<UTC timestamp>.json.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class Options:
     latency: float
     team: str
     postgres_url: str | None
+    sqlite: bool
     keep: bool
 
 
@@ -123,6 +124,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     default_pg = os.environ.get("MISSIONCTL_BENCH_POSTGRES_URL") or PG_ADMIN_URL
     parser.add_argument("--postgres-url", default=default_pg, help="an admin URL to create from")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = parser.parse_args(argv)
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
@@ -143,6 +145,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         latency=args.latency,
         team=args.team,
         postgres_url=None if args.no_postgres else args.postgres_url,
+        sqlite=not args.no_sqlite,
         keep=args.keep,
     )
     counts = (opts.agents, opts.rounds, opts.goals, opts.goal_rounds, opts.processes)
@@ -369,7 +372,7 @@ def _check_served(run: GoalRun, served: dict[str, Any], latency: float) -> None:
 
 def run(opts: Options, workdir: Path) -> dict[str, Any]:
     """Both parts on every backend; the raw results."""
-    backends = ["sqlite"]
+    backends = ["sqlite"] if opts.sqlite else []
     raw: dict[str, Any] = {"options": asdict(opts), "team": team_note(TEAMS[opts.team])}
     skip = postgres_problem(opts.postgres_url) if opts.postgres_url else "--no-postgres"
     if skip:

@@ -1,9 +1,12 @@
-"""The process's SQLite write lock: urgent writers first, and a timeout never strands the rest."""
+"""The process's write lock: urgent writers first, no more holders than its permits, and a
+timeout never strands the rest."""
 
 from __future__ import annotations
 
 import threading
 import time
+
+import pytest
 
 from missionctl.db import WriteLock
 
@@ -23,9 +26,10 @@ def _waiter(lock: WriteLock, name: str, order: list[str], *, urgent: bool) -> th
 
 
 def test_an_urgent_writer_goes_before_writers_that_waited_longer() -> None:
-    lock = WriteLock()
+    lock = WriteLock(2)
     order: list[str] = []
     assert lock.acquire(urgent=False, timeout=LONG)
+    assert lock.acquire(urgent=False, timeout=LONG)  # both permits taken
     threads = [
         _waiter(lock, "first", order, urgent=False),
         _waiter(lock, "second", order, urgent=False),
@@ -34,6 +38,7 @@ def test_an_urgent_writer_goes_before_writers_that_waited_longer() -> None:
     lock.release()
     for thread in threads:
         thread.join(LONG)
+    lock.release()
     assert order[0] == "urgent"
     assert sorted(order[1:]) == ["first", "second"]
 
@@ -54,21 +59,27 @@ def test_a_writer_that_times_out_leaves_the_lock_to_the_others() -> None:
     lock.release()
 
 
-def test_many_writers_of_both_kinds_exclude_each_other_and_all_get_in() -> None:
-    lock = WriteLock()
+@pytest.mark.parametrize("permits", [1, 3])
+def test_many_writers_of_both_kinds_exclude_each_other_and_all_get_in(permits: int) -> None:
+    lock = WriteLock(permits)
+    guard = threading.Lock()
     inside: list[int] = []
     overlaps: list[int] = []
+    most: list[int] = [0]
     acquired: list[bool] = []
     rounds = 300
 
     def write(urgent: bool) -> None:
         for _ in range(rounds):
             acquired.append(lock.acquire(urgent=urgent, timeout=LONG))
-            inside.append(1)
-            if len(inside) > 1:
-                overlaps.append(len(inside))
-            time.sleep(0)  # let the others run while it holds the lock
-            inside.pop()
+            with guard:
+                inside.append(1)
+                most[0] = max(most[0], len(inside))
+                if len(inside) > permits:
+                    overlaps.append(len(inside))
+            time.sleep(0.0001)  # let the others run while it holds the lock
+            with guard:
+                inside.pop()
             lock.release()
 
     threads = [threading.Thread(target=write, args=(n % 3 == 0,)) for n in range(8)]
@@ -79,3 +90,4 @@ def test_many_writers_of_both_kinds_exclude_each_other_and_all_get_in() -> None:
     assert not any(thread.is_alive() for thread in threads)
     assert acquired == [True] * (8 * rounds)  # nobody waited out a timeout
     assert overlaps == []
+    assert most[0] == permits  # every permit was used, none more

@@ -125,7 +125,10 @@ def open_database(settings: Settings) -> Database:
     """The database the settings name (the data dir is created for SQLite)."""
     if settings.is_sqlite:
         ensure_data_dir(settings)
-    return Database(make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size))
+    return Database(
+        make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size),
+        writers=settings.db_writers,
+    )
 
 
 def prepare(settings: Settings) -> Database:

@@ -377,14 +377,14 @@ WRITE_LOCK_TIMEOUT_SECONDS = 10.0
 
 # The priority of the units of work the current thread or task starts: a job's priority while
 # a worker runs it (lower first, as jobs are claimed). Urgent (< 0) ones go first to the
-# SQLite write lock.
+# write lock (db.WriteLock).
 write_priority: contextvars.ContextVar[int] = contextvars.ContextVar(
     "missionctl_write_priority", default=0
 )
 
 
 class WriteLock:
-    """The process's SQLite write lock, with urgent writers served first.
+    """The process's write lock (`permits` holders at once), with urgent writers served first.
 
     A plain `threading.Lock` wakes an arbitrary waiter, so a writer on the critical path (the
     turns of the team's planner, which every goal passes through) queues behind whoever is
@@ -395,12 +395,17 @@ class WriteLock:
     orders waiters; it is a mutex and two conditions.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, permits: int = 1) -> None:
         self._mutex = threading.Lock()
         self._urgent_turn = threading.Condition(self._mutex)
         self._turn = threading.Condition(self._mutex)
-        self._is_held = False
+        self._permits = permits
+        self._held = 0
         self._urgent_waiting = 0
+
+    @property
+    def _is_held(self) -> bool:
+        return self._held >= self._permits
 
     def acquire(self, *, urgent: bool, timeout: float) -> bool:
         """Take the lock; False after `timeout` seconds without it."""
@@ -413,7 +418,7 @@ class WriteLock:
                     if not turn.wait(deadline - time.monotonic()):
                         break
                 else:
-                    self._is_held = True
+                    self._held += 1
                     return True
             finally:
                 self._urgent_waiting -= waiting
@@ -424,7 +429,7 @@ class WriteLock:
     def release(self) -> None:
         """Let the next writer in: an urgent one if any waits."""
         with self._mutex:
-            self._is_held = False
+            self._held -= 1
             self._next()
 
     def _next(self) -> None:
@@ -438,15 +443,22 @@ class Database:
     """An engine plus the sessions that run units of work on it.
 
     `signals` wakes this process's stream tail and workers when a unit of work commits events or
-    jobs. On SQLite, writers of this process queue on a lock before `BEGIN IMMEDIATE`: SQLite's
-    busy handler sleeps in steps of milliseconds, a lock hands over in microseconds.
+    jobs. Writers of this process queue on a lock (`WriteLock`). On SQLite one at a time, before
+    `BEGIN IMMEDIATE`: SQLite's busy handler sleeps in steps of milliseconds, a lock hands over
+    in microseconds. On PostgreSQL `writers` at a time (0: no limit), because one process runs
+    Python one thread at a time: units of work that interleave under the GIL stretch every
+    statement's round trip (a `SELECT 1` took 0.17 ms at the median and 0.6 at p90 from another
+    process, 0.38 and 3.7 from a thread of a busy worker), so a unit of work on the critical
+    path took several times its own time. Queued, each runs nearly alone, urgent ones first.
+    More writing is more processes (`docs/deployment.md`).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, writers: int = 1) -> None:
         self.engine = engine
         self.signals = Signals()
         self.is_sqlite = engine.dialect.name == "sqlite"
-        self._write_lock = WriteLock() if self.is_sqlite else None
+        limit = 1 if self.is_sqlite else writers
+        self._write_lock = WriteLock(limit) if limit else None
         self._listener: PgListener | None = None
         self._listener_lock = threading.Lock()
         self._write_engine = engine.execution_options(write=True)
@@ -476,7 +488,7 @@ class Database:
 
     @contextmanager
     def write_turn(self, write: bool = True) -> Iterator[None]:
-        """Hold this process's SQLite write lock for the block (nothing on PostgreSQL)."""
+        """Hold a place among this process's writers for the block (see the class)."""
         lock = self._write_lock if write else None
         is_held = (
             lock.acquire(urgent=write_priority.get() < 0, timeout=WRITE_LOCK_TIMEOUT_SECONDS)
@@ -539,7 +551,7 @@ class ChangeProbe:
     LISTEN/NOTIFY plus a slower poll.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, writers: int = 1) -> None:
         self._connection: Any = engine.raw_connection() if engine.dialect.name == "sqlite" else None
         self._version: int | None = None
 

@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = Field(
         default=10, description="Connections kept per process (PostgreSQL)."
     )
+    db_writers: Annotated[int, Field(ge=0, le=200)] = Field(
+        default=1,
+        description="Units of work one process writes to PostgreSQL at once (0: no limit; "
+        "SQLite: always 1). Few is faster: a process runs Python one thread at a time, and "
+        "units of work that interleave stretch each other's round trips. More writing is more "
+        "processes.",
+    )
     response_cache: bool = Field(
         default=True,
         description="Cache hot list responses, validated by the event log (SQLite only; see "

@@ -247,8 +247,10 @@ def test_renewing_leases_does_not_wait_for_a_job_in_its_own_unit_of_work(
             assert queue.renew(conn, held, 60) == {busy.job_id: False, free.job_id: False}
         assert stale_deadline(engine_db, busy.job_id) > utcnow() + timedelta(seconds=45)
         return
-    with engine_db.connect() as step:
-        assert queue.fence(step, busy, 30)  # the step's unit of work holds the row to commit
+    # The step's unit of work holds the row to commit (a connection of its own: past this
+    # process's write lock, as if in another process).
+    with engine_db.engine.begin() as step:
+        assert queue.fence(step, busy, 30)
         with engine_db.connect() as conn:
             conn.execute(text("SET LOCAL lock_timeout = '2s'"))
             assert queue.renew(conn, held, 60) == {busy.job_id: False, free.job_id: False}

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
@@ -120,9 +120,12 @@ class JobContext:
         self.check()
         with self.db.transaction(self.tenant_id) as session:
             if not queue.fence(session.connection(), self.job, self.lease_seconds):
-                self.is_lost = True
-                raise LeaseLost(f"job {self.job_id} is no longer held by {self.worker_id}")
+                self._lost()
             yield session
+
+    def _lost(self) -> NoReturn:
+        self.is_lost = True
+        raise LeaseLost(f"job {self.job_id} is no longer held by {self.worker_id}")
 
     def step_key(self, name: str) -> str:
         """A key unique to this job and step: the idempotency key for what the step calls."""
@@ -156,15 +159,24 @@ class JobContext:
             return self._steps[name]  # type: ignore[no-any-return]
         for attempt in range(1, CONFLICT_RETRIES + 2):
             try:
-                with self.transaction() as session:
+                self.check()
+                # Fenced last, with the checkpoint: the job's row is locked (PostgreSQL) only
+                # for the commit, and a lost lease rolls the step's effects back.
+                with self.db.transaction(self.tenant_id) as session:
                     steps = self.steps_in(session)
                     if name in steps:
                         return steps[name]  # type: ignore[no-any-return]
                     outcome = fn(session)
+                    conn = session.connection()
                     if isinstance(outcome, Uncheckpointed):
+                        if not queue.fence(conn, self.job, self.lease_seconds):
+                            self._lost()
                         return as_json(outcome.value)  # type: ignore[no-any-return]
                     result = as_json(outcome)
-                    queue.save_step(session.connection(), self.job, name, result, utcnow())
+                    if not queue.fence_and_save_step(
+                        conn, self.job, self.lease_seconds, name, result
+                    ):
+                        self._lost()
                 break
             except DBAPIError as exc:
                 if not is_transient_conflict(exc) or attempt > CONFLICT_RETRIES:
@@ -178,10 +190,9 @@ class JobContext:
         whose record commits with other rows (a model reply with its metering): it counts once
         that transaction commits. False, and the job is lost, when the worker no longer holds
         the job."""
-        if not queue.fence(conn, self.job, self.lease_seconds):
+        if not queue.fence_and_save_step(conn, self.job, self.lease_seconds, name, as_json(result)):
             self.is_lost = True
             return False
-        queue.save_step(conn, self.job, name, as_json(result), utcnow())
         return True
 
     def call(self, name: str, fn: Callable[[], T]) -> T:

@@ -220,6 +220,23 @@ _FINISH = {
     S.CANCELLED: _finishing(S.CANCELLED, finished_at=bindparam("now")),
 }
 _SAVE_STEP = steps.insert()
+# PostgreSQL: the fence and the checkpoint in one statement (one round trip fewer per step).
+_FENCED = _FENCE.returning(jobs.c.job_id).cte("fenced")
+_FENCE_AND_SAVE_STEP = (
+    steps.insert()
+    .from_select(
+        ["job_id", "step_key", "result", "attempt", "finished_at", "tenant_id"],
+        select(
+            _FENCED.c.job_id,
+            bindparam("s_key", type_=steps.c.step_key.type),
+            bindparam("s_result", type_=steps.c.result.type),
+            bindparam("s_attempt", type_=steps.c.attempt.type),
+            bindparam("s_finished_at", type_=steps.c.finished_at.type),
+            bindparam("s_tenant_id", type_=steps.c.tenant_id.type),
+        ),
+    )
+    .returning(steps.c.job_id)
+)  # (psycopg reports no row count for a statement that is a WITH)
 
 
 def _held(job: ClaimedJob) -> dict[str, Any]:
@@ -420,6 +437,33 @@ def load_steps(conn: Connection, job_id: uuid.UUID) -> dict[str, Any]:
     """The finished steps of a job: step key → result."""
     rows = conn.execute(select(steps.c.step_key, steps.c.result).where(steps.c.job_id == job_id))
     return {row.step_key: row.result for row in rows}
+
+
+def fence_and_save_step(
+    conn: Connection, job: ClaimedJob, lease_seconds: float, step_key: str, result: Any
+) -> bool:
+    """`fence`, then `save_step` if the worker still holds the job: the step's effects commit
+    only with its checkpoint, and only while the job is held. Last in a step's unit of work,
+    so the job's row is locked (PostgreSQL) only for the commit."""
+    now = utcnow()
+    if conn.dialect.name != "postgresql":
+        if not fence(conn, job, lease_seconds):
+            return False
+        save_step(conn, job, step_key, result, now)
+        return True
+    saved = conn.execute(
+        _FENCE_AND_SAVE_STEP,
+        {
+            **_held(job),
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "s_key": step_key,
+            "s_result": result,
+            "s_attempt": job.attempt,
+            "s_finished_at": now,
+            "s_tenant_id": job.tenant_id,
+        },
+    )
+    return saved.first() is not None
 
 
 def save_step(

@@ -200,17 +200,18 @@ def write_staged_events(session: Session) -> None:
     staged: list[EventRow] = _STAGED.take(session)
     if not staged:
         return
-    is_postgres = session.get_bind().dialect.name == "postgresql"
-    if is_postgres:
-        session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": EVENTS_LOCK})
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip: the notification goes out only if the unit of work commits.
+        session.execute(_LOCK_AND_NOTIFY, {"key": EVENTS_LOCK, "channel": EVENTS})
     _insert(session, staged)
     for sink in _interested_sinks(session, staged):
         sink(session, staged)
     if _STAGED.peek(session):
         raise RuntimeError("a commit sink recorded events")
-    if is_postgres:
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS})
     session.info[_WROTE] = True
+
+
+_LOCK_AND_NOTIFY = text("SELECT pg_advisory_xact_lock_shared(:key), pg_notify(:channel, '')")
 
 
 _EVENTS = cast(Table, EventRow.__table__)
