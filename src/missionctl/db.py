@@ -14,19 +14,21 @@ import functools
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVarTuple, overload
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     ColumnElement,
     Connection,
+    CursorResult,
     DateTime,
     Dialect,
     Engine,
+    Executable,
     ForeignKey,
     Integer,
     MetaData,
@@ -54,6 +56,7 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.selectable import TypedReturnsRows
 from uuid_utils.compat import uuid7
 
 from missionctl.signals import CHANNELS, PgListener, Signals
@@ -145,6 +148,35 @@ def tenant_of(session: Session) -> uuid.UUID:
     if tenant_id is None:
         raise TenantIsolationError("session has no tenant")
     return tenant_id  # type: ignore[no-any-return]
+
+
+_Row = TypeVarTuple("_Row")
+
+
+# Typed like `Connection.execute`: a typed statement gives typed rows.
+@overload
+def core_execute(  # type: ignore[overload-overlap]  # (as SQLAlchemy's own overloads)
+    session: Session,
+    statement: TypedReturnsRows[*_Row],
+    params: Mapping[str, Any] | None = None,
+) -> CursorResult[*_Row]: ...
+@overload
+def core_execute(
+    session: Session, statement: Executable, params: Mapping[str, Any] | None = None
+) -> CursorResult[Any]: ...
+def core_execute(
+    session: Session, statement: Executable, params: Mapping[str, Any] | None = None
+) -> CursorResult[Any]:
+    """Run a prebuilt Core statement on the session's connection, in the session's tenant.
+
+    Hot reads are built once and run as Core (building a statement costs more than running
+    it). Core bypasses the session, so its pending changes are flushed first, and the tenant the
+    ORM would add is bound here as `tenant_id`: the statement names it itself.
+    """
+    session.flush()
+    return session.connection().execute(
+        statement, {**(params or {}), "tenant_id": tenant_of(session)}
+    )
 
 
 class Staged:

@@ -51,7 +51,7 @@ from missionctl.board.transitions import (
     guard_failure,
 )
 from missionctl.common import Actor, ActorKind, Page, Quotas, decode_uuid_cursor, split_page
-from missionctl.db import IdRef, UnitMemo, new_id, tenant_of, utcnow
+from missionctl.db import IdRef, UnitMemo, core_execute, new_id, utcnow
 from missionctl.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from missionctl.events.service import record_event
 
@@ -221,10 +221,8 @@ def board_columns(session: Session, limit: int) -> dict[TaskStatus, list[Task]]:
 
 def count_by_status(session: Session) -> dict[TaskStatus, int]:
     """How many tasks sit in each board column."""
-    session.flush()
     counts = dict.fromkeys(TaskStatus, 0)
-    params = {"tenant_id": tenant_of(session)}
-    for status, count in session.connection().execute(_COUNT_BY_STATUS, params):
+    for status, count in core_execute(session, _COUNT_BY_STATUS):
         counts[TaskStatus(status)] = count
     return counts
 
@@ -267,9 +265,7 @@ def open_tasks_for_agent(session: Session, agent_id: uuid.UUID, limit: int = 50)
 def read_tasks(session: Session, statement: Executable, params: dict[str, Any]) -> list[Task]:
     """The tasks a prebuilt Core statement of `RAW_TASK_COLUMNS` selects (the statement scopes
     itself to the tenant: `tenant_id` is set in `params` here)."""
-    session.flush()  # a Core read on the session's connection: write pending changes first
-    rows = session.connection().execute(statement, {**params, "tenant_id": tenant_of(session)})
-    return _assemble(session, rows.all())
+    return _assemble(session, core_execute(session, statement, params).all())
 
 
 def ready_first(where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
@@ -325,8 +321,7 @@ THE_TASK_IS_GOAL = TaskRow.is_goal.is_(True)
 
 def open_task_counts(session: Session) -> dict[uuid.UUID, int]:
     """How many open (assigned, in progress, in review) tasks each agent holds."""
-    session.flush()  # a Core read on the session's connection: write pending changes first
-    rows = session.connection().execute(_OPEN_COUNTS, {"tenant_id": tenant_of(session)})
+    rows = core_execute(session, _OPEN_COUNTS)
     return {uuid.UUID(str(agent_id)): int(count) for agent_id, count in rows}
 
 
@@ -349,9 +344,7 @@ def unassigned_inbox_tasks(session: Session, *, goals: bool, limit: int = 200) -
 
 def has_unassigned_inbox(session: Session) -> bool:
     """Whether any task or goal waits in the inbox with nobody assigned."""
-    session.flush()
-    params = {"tenant_id": tenant_of(session)}
-    return bool(session.connection().execute(_ANY_UNASSIGNED_INBOX, params).scalar())
+    return bool(core_execute(session, _ANY_UNASSIGNED_INBOX).scalar())
 
 
 # An orchestrator's every turn asks both: built once, run as Core, scoped to the tenant by hand.

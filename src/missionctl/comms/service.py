@@ -31,7 +31,7 @@ from missionctl.comms.schemas import (
     NotificationFilter,
     NotificationKind,
 )
-from missionctl.db import IdRef, tenant_of, utcnow
+from missionctl.db import IdRef, core_execute, tenant_of, utcnow
 from missionctl.errors import InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from missionctl.events.service import DomainEvent, on_event, record_event
 from missionctl.identity.members import list_members
@@ -225,9 +225,8 @@ def list_messages(
 def thread_texts(session: Session, task_id: uuid.UUID, limit: int) -> list[tuple[Any, str]]:
     """The first `limit` messages of a task's thread as (author agent id or None, content),
     oldest first: what a turn's context and a lesson read (no page, no attachments, no ORM)."""
-    session.flush()  # a Core read on the session's connection: write pending changes first
-    params = {"task_id": task_id, "tenant_id": tenant_of(session), "limit": limit}
-    return [(row[0], row[1]) for row in session.connection().execute(_THREAD_TEXTS, params)]
+    rows = core_execute(session, _THREAD_TEXTS, {"task_id": task_id, "limit": limit})
+    return [(row[0], row[1]) for row in rows]
 
 
 _THREAD_TEXTS = (

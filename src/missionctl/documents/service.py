@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from missionctl.agents.service import require_agents
 from missionctl.board.service import get_task
 from missionctl.common import Actor, Page, decode_uuid_cursor, split_page
-from missionctl.db import tenant_of, utcnow
+from missionctl.db import core_execute, utcnow
 from missionctl.documents.models import DocumentRow, DocumentVersionRow
 from missionctl.documents.schemas import (
     Document,
@@ -141,9 +141,8 @@ def document_titles(
 ) -> list[tuple[uuid.UUID, str, int]]:
     """A task's newest `limit` documents as (document id, title, version): what a turn's
     context names (their bodies are read with the tool when wanted)."""
-    session.flush()  # a Core read on the session's connection: write pending changes first
-    params = {"task_id": task_id, "tenant_id": tenant_of(session), "limit": limit}
-    return [(row[0], row[1], row[2]) for row in session.connection().execute(_TITLES, params)]
+    rows = core_execute(session, _TITLES, {"task_id": task_id, "limit": limit})
+    return [(row[0], row[1], row[2]) for row in rows]
 
 
 _TITLES = (

@@ -39,7 +39,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from missionctl.common import Actor, Page, decode_int_cursor, split_page
-from missionctl.db import Staged, delete_some, stamp_tenant, tenant_of, utcnow
+from missionctl.db import Staged, core_execute, delete_some, stamp_tenant, utcnow
 from missionctl.events.models import EventRow
 from missionctl.events.schemas import Event, EventFilter, Order
 from missionctl.signals import EVENTS
@@ -305,8 +305,8 @@ def last_activity(
 
 def recent_activity(session: Session, limit: int) -> list[tuple[datetime, str]]:
     """The time and summary of the tenant's newest `limit` events, newest first."""
-    params = {"tenant_id": tenant_of(session), "limit": limit}
-    return [(at, summary) for at, summary in session.connection().execute(_RECENT, params)]
+    rows = core_execute(session, _RECENT, {"limit": limit})
+    return [(at, summary) for at, summary in rows]
 
 
 # WORKING.md shows it on every plan: built once, run as Core, scoped to the tenant by hand.

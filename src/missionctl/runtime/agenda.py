@@ -36,7 +36,7 @@ from missionctl.comms.questions import (
 )
 from missionctl.comms.schemas import Notification, NotificationKind
 from missionctl.comms.service import deliver_notifications, thread_texts, undelivered
-from missionctl.db import tenant_of
+from missionctl.db import core_execute
 from missionctl.documents.service import document_titles, documents_of
 from missionctl.memory.schemas import MemoryFilter
 from missionctl.memory.service import search_memories
@@ -126,9 +126,7 @@ def has_work(session: Session, agent_id: uuid.UUID) -> bool:
     Only a mention asks for a turn of its own; other notifications (an assignment, say) wait
     to be handed over with the next turn that has work.
     """
-    found = session.connection().execute(
-        _has_work_statement(), {"agent_id": agent_id, "tenant_id": tenant_of(session)}
-    )
+    found = core_execute(session, _has_work_statement(), {"agent_id": agent_id})
     personal, inbox = found.one()
     if personal:
         return True

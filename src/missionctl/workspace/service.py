@@ -23,7 +23,7 @@ from missionctl.board.service import (
 from missionctl.board.transitions import BOARD_COLUMNS
 from missionctl.common import Actor
 from missionctl.comms.service import count_undelivered, deliver_notifications
-from missionctl.db import tenant_of, utcnow
+from missionctl.db import core_execute, utcnow
 from missionctl.errors import NotFound, PreconditionRequired, VersionConflict
 from missionctl.events.service import last_activity, recent_activity, record_event
 from missionctl.workspace.models import WorkingNotesRow
@@ -50,8 +50,7 @@ COLUMN_TITLES = {
 
 def _latest_notes(session: Session) -> tuple[str, int]:
     """The newest notes and their version ("" and 0 before the first save)."""
-    session.flush()  # a Core read on the session's connection: write pending changes first
-    found = session.connection().execute(_LATEST, {"tenant_id": tenant_of(session)}).first()
+    found = core_execute(session, _LATEST).first()
     return (found.content, found.version) if found else ("", 0)
 
 
