@@ -258,6 +258,38 @@ def test_renewing_leases_does_not_wait_for_a_job_in_its_own_unit_of_work(
     assert stale_deadline(engine_db, busy.job_id) < utcnow() + timedelta(seconds=31)
 
 
+def test_a_claim_says_whether_an_earlier_attempt_checkpointed_steps(engine_db: Database) -> None:
+    """A first attempt knows from its claim that it has no steps to read back; a job handed
+    back after a checkpoint reads them (and skips the finished step)."""
+    job_id = enqueue(engine_db, "test.steps", {"steps": 2})
+    with engine_db.connect() as conn:
+        [first] = queue.claim(conn, "worker-a/1", {"test.steps": 5}, 1, lease_seconds=30)
+    assert not first.has_steps
+    context = JobContext(
+        first,
+        worker_id="worker-a",
+        db=engine_db,
+        settings=load_settings(secret_key="x" * 48),
+        lease_seconds=30,
+        timeout_seconds=30,
+    )
+    assert context.finished_steps == {}
+    assert context.step("step-0", lambda session: {"n": 0}) == {"n": 0}
+    with engine_db.connect() as conn:
+        assert queue.release(conn, [first]) == 1
+        [again] = queue.claim(conn, "worker-b/1", {"test.steps": 5}, 1, lease_seconds=30)
+    assert again.job_id == job_id and again.has_steps
+    resumed = JobContext(
+        again,
+        worker_id="worker-b",
+        db=engine_db,
+        settings=load_settings(secret_key="x" * 48),
+        lease_seconds=30,
+        timeout_seconds=30,
+    )
+    assert resumed.step("step-0", lambda session: {"n": "ran again"}) == {"n": 0}
+
+
 def stale_deadline(db: Database, job_id: uuid.UUID) -> datetime:
     return job(db, job_id).lease_expires_at or utcnow() + timedelta(days=1)
 

@@ -75,7 +75,8 @@ class JobContext:
         self.settings = settings
         self.lease_seconds = lease_seconds
         self.deadline = time.monotonic() + timeout_seconds
-        self._steps = steps  # loaded on the first step when None
+        # Loaded on the first step when None; none to load when no attempt checkpointed any.
+        self._steps = steps if steps is not None or job.has_steps else {}
         # Set from the worker's lease-renewal thread.
         self.is_lost = False
         self.is_cancel_requested = job.cancel_requested

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, Table, bindparam, exists, func, select, text, update
 
 from missionctl.db import utcnow
 from missionctl.engine.models import READY_PREDICATE, RUNNING_PREDICATE, JobRow, JobStepRow
@@ -46,6 +46,7 @@ class ClaimedJob:
     run_at: datetime
     cancel_requested: bool
     scheduled_for: datetime | None = None  # the firing, for jobs a schedule enqueued
+    has_steps: bool = True  # whether an earlier attempt checkpointed steps (read them first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,8 @@ _CLAIMED_COLUMNS = (
     jobs.c.run_at,
     jobs.c.cancel_requested,
     jobs.c.scheduled_for,
+    # Read with the claim: a first attempt (most jobs) then never reads its steps.
+    exists().where(steps.c.job_id == jobs.c.job_id).label("has_steps"),
 )
 
 
@@ -180,6 +183,7 @@ def _claim(
             run_at=row.run_at,
             cancel_requested=row.cancel_requested,
             scheduled_for=row.scheduled_for,
+            has_steps=bool(row.has_steps),
         )
         for row in conn.execute(_CLAIM, params)
     ]
