@@ -482,7 +482,7 @@ class Database:
     statement's round trip (a `SELECT 1` took 0.17 ms at the median and 0.6 at p90 from another
     process, 0.38 and 3.7 from a thread of a busy worker), so a unit of work on the critical
     path took several times its own time. Queued, each runs nearly alone, urgent ones first.
-    More writing is more processes (`docs/deployment.md`).
+    More writing is more processes (README, "Running on PostgreSQL").
     """
 
     def __init__(self, engine: Engine, *, writers: int = 1) -> None:

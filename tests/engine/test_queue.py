@@ -37,6 +37,18 @@ def job(db: Database, job_id: uuid.UUID) -> JobDetail:
         return service.get_job(session, job_id)
 
 
+def held_by(db: Database, job: queue.ClaimedJob, worker_id: str) -> JobContext:
+    """The context a worker runs its claimed job in (30 s lease and timeout)."""
+    return JobContext(
+        job,
+        worker_id=worker_id,
+        db=db,
+        settings=load_settings(secret_key="x" * 48),
+        lease_seconds=30,
+        timeout_seconds=30,
+    )
+
+
 def settles(db: Database, job_id: uuid.UUID, status: JobStatus, timeout: float = 20) -> None:
     wait_until(lambda: job_status(db, job_id) == status.value, timeout)
 
@@ -217,14 +229,7 @@ def test_a_lapsed_lease_is_reaped_and_the_old_holder_is_fenced_out(engine_db: Da
     with engine_db.connect() as conn:  # worker A comes back: every write it tries is refused
         assert not queue.fence(conn, stale, 30)
         assert not queue.finish(conn, stale, S.SUCCEEDED)
-    context = JobContext(
-        stale,
-        worker_id="worker-a",
-        db=engine_db,
-        settings=load_settings(secret_key="x" * 48),
-        lease_seconds=30,
-        timeout_seconds=30,
-    )
+    context = held_by(engine_db, stale, "worker-a")
     with pytest.raises(LeaseLost):
         context.step("step-0", lambda session: None)
     with engine_db.connect() as conn:
@@ -265,28 +270,14 @@ def test_a_claim_says_whether_an_earlier_attempt_checkpointed_steps(engine_db: D
     with engine_db.connect() as conn:
         [first] = queue.claim(conn, "worker-a/1", {"test.steps": 5}, 1, lease_seconds=30)
     assert not first.has_steps
-    context = JobContext(
-        first,
-        worker_id="worker-a",
-        db=engine_db,
-        settings=load_settings(secret_key="x" * 48),
-        lease_seconds=30,
-        timeout_seconds=30,
-    )
+    context = held_by(engine_db, first, "worker-a")
     assert context.finished_steps == {}
     assert context.step("step-0", lambda session: {"n": 0}) == {"n": 0}
     with engine_db.connect() as conn:
         assert queue.release(conn, [first]) == 1
         [again] = queue.claim(conn, "worker-b/1", {"test.steps": 5}, 1, lease_seconds=30)
     assert again.job_id == job_id and again.has_steps
-    resumed = JobContext(
-        again,
-        worker_id="worker-b",
-        db=engine_db,
-        settings=load_settings(secret_key="x" * 48),
-        lease_seconds=30,
-        timeout_seconds=30,
-    )
+    resumed = held_by(engine_db, again, "worker-b")
     assert resumed.step("step-0", lambda session: {"n": "ran again"}) == {"n": 0}
 
 
@@ -355,14 +346,7 @@ def test_a_step_chosen_as_a_deadlock_victim_runs_again_and_commits_once(
     enqueue(engine_db, "test.steps", {"steps": 1})
     with engine_db.connect() as conn:
         [claimed] = queue.claim(conn, "worker-a/1", {"test.steps": 5}, 1, lease_seconds=30)
-    context = JobContext(
-        claimed,
-        worker_id="worker-a",
-        db=engine_db,
-        settings=load_settings(secret_key="x" * 48),
-        lease_seconds=30,
-        timeout_seconds=30,
-    )
+    context = held_by(engine_db, claimed, "worker-a")
     runs: list[int] = []
 
     def step(session: Session) -> int:

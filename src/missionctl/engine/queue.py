@@ -450,7 +450,7 @@ def fence_and_save_step(
     only with its checkpoint, and only while the job is held. Last in a step's unit of work,
     so the job's row is locked (PostgreSQL) only for the commit."""
     now = utcnow()
-    if conn.dialect.name != "postgresql":
+    if not is_postgres(conn):
         if not fence(conn, job, lease_seconds):
             return False
         save_step(conn, job, step_key, result, now)
